@@ -1,0 +1,34 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { Errors } from '../errors';
+
+/** Express 4 does not forward rejected promises; this does. */
+export function route(fn: (req: Request, res: Response) => Promise<void> | void): RequestHandler {
+  return (req, res, next) => {
+    Promise.resolve()
+      .then(() => fn(req, res))
+      .catch(next);
+  };
+}
+
+/** True for application/json and any +json type (application/merge-patch+json and the like). */
+export function isJson(req: Request): boolean {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+function requireJsonType(req: Request, _res: Response, next: NextFunction): void {
+  if (!isJson(req)) {
+    return next(Errors.UNSUPPORTED_MEDIA_TYPE(`Send the body as application/json; got ${req.headers['content-type'] ?? 'no Content-Type'}`));
+  }
+  next();
+}
+
+/** A JSON request body parsed into req.body (objects only: these are REST resources). */
+export function jsonBody(limit = '64kb'): RequestHandler[] {
+  return [requireJsonType, express.json({ limit, type: () => true })];
+}
+
+/** The body as raw bytes in req.body, for message ingestion, which parses it itself. */
+export function rawJsonBody(limitBytes: number): RequestHandler[] {
+  return [requireJsonType, express.raw({ limit: limitBytes, type: () => true })];
+}

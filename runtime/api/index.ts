@@ -1,0 +1,25 @@
+import { Router } from 'express';
+import type { Platform } from '../index';
+import { Errors } from '../errors';
+import { errorHandler } from './problem';
+import { authRoutes } from './routes/auth';
+import { deviceRoutes } from './routes/devices';
+import { channelRoutes } from './routes/channels';
+import { metaRoutes } from './routes/meta';
+
+/** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
+export function createApiRouter(platform: Platform): Router {
+  const router = Router();
+  router.use((_req, res, next) => {
+    // Responses can carry tokens; keep them out of caches.
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+  router.use(metaRoutes(platform));
+  router.use(authRoutes(platform));
+  router.use(channelRoutes(platform));
+  router.use(deviceRoutes(platform));
+  router.use((req, _res, next) => next(Errors.NOT_FOUND(`No route for ${req.method} ${req.originalUrl.split('?')[0]}`)));
+  router.use(errorHandler(platform.log));
+  return router;
+}

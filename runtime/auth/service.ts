@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { Errors } from '../errors';
+import type { Collection, Store } from '../store';
+import type { PlatformOptions } from '../options';
+import { hashToken, newToken } from '../devices/tokens';
+import { FailureLimiter } from './rate-limit';
+
+export const ADMIN_USERNAME = 'admin';
+export const USER_TOKEN_PREFIX = 'ffu_';
+
+export interface User {
+  username: string;
+  permissions: '*';
+}
+
+interface UserDoc {
+  _id: string;
+  passwordHash: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface TokenDoc {
+  _id: string;
+  username: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/**
+ * Users and their REST API tokens. Passwords are stored as bcrypt hashes, tokens as SHA-256
+ * hashes (they are random, so a fast hash is safe); neither is ever stored or logged in clear.
+ * The Node-RED editor authenticates against the same users (see settings.ts).
+ */
+export class AuthService {
+  private users!: Collection<UserDoc>;
+  private tokens!: Collection<TokenDoc>;
+  private readonly userCache = new Map<string, UserDoc>();
+  private readonly tokenCache = new Map<string, TokenDoc>();
+  private readonly limiter: FailureLimiter;
+  /** Compared against when the user does not exist, so timing does not reveal usernames. */
+  private readonly dummyHash: string;
+
+  constructor(
+    private readonly options: PlatformOptions['auth'],
+    private readonly now: () => number,
+  ) {
+    this.limiter = new FailureLimiter(options.maxFailedLogins, options.loginWindowSeconds * 1000, now);
+    this.dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), options.bcryptRounds);
+  }
+
+  async start(store: Store): Promise<void> {
+    this.users = await store.collection<UserDoc>('users');
+    this.tokens = await store.collection<TokenDoc>('tokens');
+    for (const u of await this.users.all()) this.userCache.set(u._id, u);
+    const expired: string[] = [];
+    for (const t of await this.tokens.all()) {
+      if (t.expiresAt <= this.now()) expired.push(t._id);
+      else this.tokenCache.set(t._id, t);
+    }
+    await this.tokens.removeMany(expired);
+  }
+
+  /**
+   * Make sure the admin user exists. With a password from the environment, that password is the
+   * admin's (it is re-hashed when it changes). Without one, a password is generated on the first
+   * start only and returned so the launcher can print it once.
+   */
+  async ensureAdmin(): Promise<{ username: string; generatedPassword?: string }> {
+    const existing = this.userCache.get(ADMIN_USERNAME);
+    const fromEnv = this.options.adminPassword;
+    if (fromEnv !== undefined && fromEnv !== '') {
+      if (!existing || !(await bcrypt.compare(fromEnv, existing.passwordHash))) {
+        await this.setPassword(ADMIN_USERNAME, fromEnv);
+      }
+      return { username: ADMIN_USERNAME };
+    }
+    if (existing) return { username: ADMIN_USERNAME };
+    const generated = randomBytes(12).toString('base64url');
+    await this.setPassword(ADMIN_USERNAME, generated);
+    return { username: ADMIN_USERNAME, generatedPassword: generated };
+  }
+
+  async setPassword(username: string, password: string): Promise<void> {
+    const t = this.now();
+    const existing = this.userCache.get(username);
+    const doc: UserDoc = {
+      _id: username,
+      passwordHash: await bcrypt.hash(password, this.options.bcryptRounds),
+      createdAt: existing?.createdAt ?? t,
+      updatedAt: t,
+    };
+    if (existing) await this.users.replace(doc);
+    else await this.users.insert(doc);
+    this.userCache.set(username, doc);
+  }
+
+  getUser(username: string): User | null {
+    return this.userCache.has(username) ? { username, permissions: '*' } : null;
+  }
+
+  async verifyPassword(username: string, password: string): Promise<User | null> {
+    const doc = this.userCache.get(username);
+    const ok = await bcrypt.compare(password, doc?.passwordHash ?? this.dummyHash);
+    return ok && doc ? { username, permissions: '*' } : null;
+  }
+
+  /** Exchange a username and password for an API token. `client` keys the failed-attempt limit. */
+  async login(username: string, password: string, client: string): Promise<IssuedToken> {
+    const wait = this.limiter.retryAfter(client);
+    if (wait > 0) {
+      throw Errors.TOO_MANY_ATTEMPTS(`Too many failed logins; try again in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
+    }
+    const user = await this.verifyPassword(username, password);
+    if (!user) {
+      this.limiter.fail(client);
+      throw Errors.AUTH_INVALID('Wrong username or password');
+    }
+    this.limiter.succeed(client);
+    const token = newToken(USER_TOKEN_PREFIX);
+    const t = this.now();
+    const doc: TokenDoc = { _id: hashToken(token), username, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
+    await this.tokens.insert(doc);
+    this.tokenCache.set(doc._id, doc);
+    return { token, expiresAt: doc.expiresAt };
+  }
+
+  /** The user a token belongs to, or null if it is unknown, revoked or expired. */
+  verifyToken(token: string): User | null {
+    if (!token.startsWith(USER_TOKEN_PREFIX)) return null;
+    const hash = hashToken(token);
+    const doc = this.tokenCache.get(hash);
+    if (!doc) return null;
+    if (doc.expiresAt <= this.now()) {
+      this.tokenCache.delete(hash);
+      void this.tokens.remove(hash).catch(() => undefined);
+      return null;
+    }
+    return this.getUser(doc.username);
+  }
+
+  async revokeToken(token: string): Promise<boolean> {
+    const hash = hashToken(token);
+    if (!this.tokenCache.delete(hash)) return false;
+    await this.tokens.remove(hash);
+    return true;
+  }
+}

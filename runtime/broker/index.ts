@@ -1,0 +1,265 @@
+import net from 'node:net';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Aedes, Client, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
+import { Errors, isFieldflowError } from '../errors';
+import type { Logger } from '../log';
+import type { PlatformOptions } from '../options';
+import type { DeviceRegistry } from '../devices/registry';
+import type { ChannelService } from '../channels/service';
+import type { EventBus } from '../events';
+import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize } from './acl';
+import { guardPacketSize } from './packet-guard';
+import { Presence } from './presence';
+
+/** Where a publish that was acknowledged but refused goes: no client can subscribe to `$` topics. */
+const DROPPED_TOPIC = '$fieldflow/dropped';
+/** Room for the fixed header, topic and packet id on top of the largest payload. */
+const PACKET_OVERHEAD = 64 * 1024;
+/** CONNACK return codes, MQTT 3.1.1 table 3.1. */
+const IDENTIFIER_REJECTED = 2;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+interface Session {
+  deviceId: string;
+  tokenHash: string;
+  /** Set when the device is deleted or its token rotated, so nothing more is accepted from it. */
+  revoked: boolean;
+  /** QoS 2 packet ids being ingested, so a retransmission is not stored twice. */
+  qos2InFlight: Set<number>;
+}
+
+export interface BrokerDeps {
+  devices: DeviceRegistry;
+  channels: ChannelService;
+  events: EventBus;
+  options: PlatformOptions;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * The embedded Aedes broker: device authentication, the ACL table, and routing of device
+ * publishes into ingestion. Aedes 1.x is an ES module, so it is loaded by the async factory.
+ */
+export class Broker {
+  private readonly sessions = new WeakMap<Client, Session>();
+  private readonly connectIds = new WeakMap<Client, string>();
+  private readonly clientsByDevice = new Map<string, Set<Client>>();
+  private readonly presence: Presence;
+  private tcp: net.Server | null = null;
+  private wss: WebSocketServer | null = null;
+  private readonly maxPacketBytes: number;
+
+  private constructor(
+    readonly aedes: Aedes,
+    private readonly deps: BrokerDeps,
+  ) {
+    this.maxPacketBytes = deps.options.ingest.maxPayloadBytes + PACKET_OVERHEAD;
+    this.presence = new Presence({ ...deps, publish: (topic, payload) => this.publishRetained(topic, payload) });
+    aedes.on('clientReady', (client) => this.onClientReady(client));
+    aedes.on('clientDisconnect', (client) => this.onClientGone(client));
+    aedes.on('clientError', (client, err) => deps.log.debug('mqtt client error', { client: client.id, error: err.message }));
+    aedes.on('connectionError', (client, err) => deps.log.debug('mqtt connection error', { error: err.message }));
+    deps.devices.onRevoke((deviceId) => this.disconnectDevice(deviceId));
+  }
+
+  static async create(deps: BrokerDeps): Promise<Broker> {
+    const { Aedes } = await import('aedes');
+    let broker: Broker | undefined;
+    const aedes = await Aedes.createBroker({
+      preConnect: (client, packet, cb) => broker!.rememberClientId(client, packet.clientId, cb),
+      authenticate: (client, username, password, cb) => broker!.authenticateDevice(client, username, password, cb),
+      authorizePublish: (client, packet, cb) => broker!.authorizeDevicePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => broker!.authorizeDeviceSubscribe(client, sub, cb),
+    });
+    broker = new Broker(aedes, deps);
+    return broker;
+  }
+
+  /** Start the TCP listener, if one is configured. Resolves with the bound port. */
+  async listen(): Promise<number | null> {
+    const { port, host } = this.deps.options.mqtt;
+    if (port === null) return null;
+    // No Nagle: PUBACKs are small and latency-sensitive.
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.handle(socket));
+    await new Promise<void>((resolve, reject) => {
+      this.tcp!.once('error', reject);
+      this.tcp!.listen(port, host, () => resolve());
+    });
+    return (this.tcp.address() as net.AddressInfo).port;
+  }
+
+  /** Serve MQTT over WebSocket on `path` of an HTTP server, next to whatever else upgrades there. */
+  attachWebSocket(server: http.Server, path: string): void {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
+    server.on('upgrade', (req, socket, head) => {
+      const pathname = (req.url ?? '').split('?')[0];
+      // Other paths belong to Node-RED (its comms and websocket nodes); leave them alone.
+      if (pathname !== path) return;
+      this.wss!.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => undefined);
+        this.handle(stream, req);
+      });
+    });
+  }
+
+  /** Close every live connection of a device (its token was rotated or it was deleted). */
+  disconnectDevice(deviceId: string): void {
+    for (const client of this.clientsByDevice.get(deviceId) ?? []) {
+      const session = this.sessions.get(client);
+      if (session) session.revoked = true;
+      client.close();
+    }
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+    if (this.wss) this.wss.close();
+    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+  }
+
+  private handle(stream: Duplex, req?: http.IncomingMessage): void {
+    guardPacketSize(stream, this.maxPacketBytes, (declared) => {
+      this.deps.log.warn('closed an MQTT connection that sent an oversized packet', {
+        code: Errors.MQTT_PACKET_TOO_LARGE.code,
+        declaredBytes: declared,
+        limit: this.maxPacketBytes,
+      });
+    });
+    this.aedes.handle(stream, req);
+  }
+
+  private rememberClientId(client: Client, clientId: string, cb: (err: Error | null, ok: boolean) => void): void {
+    this.connectIds.set(client, clientId);
+    cb(null, true);
+  }
+
+  private authenticateDevice(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    cb: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    const refuse = (returnCode: number, why: string) => {
+      this.deps.log.warn('mqtt connection refused', { reason: why, username: username?.slice(0, 64), returnCode });
+      const err = new Error(why) as AuthenticateError;
+      err.returnCode = returnCode;
+      cb(err, null);
+    };
+    if (!username || !password || password.length === 0) return refuse(NOT_AUTHORIZED, 'missing credentials');
+    const device = this.deps.devices.authenticate(username, password.toString('utf8'));
+    if (!device) return refuse(BAD_USERNAME_OR_PASSWORD, 'wrong credentials');
+    // A client id names a session; a device must not take over (or read) another device's.
+    const requested = this.connectIds.get(client) ?? '';
+    if (requested !== '' && requested !== device.id && !requested.startsWith(device.id + ':')) {
+      return refuse(IDENTIFIER_REJECTED, `${Errors.MQTT_CLIENT_ID_REJECTED.code}: client id must be the device id or "<device id>:<suffix>"`);
+    }
+    this.sessions.set(client, { deviceId: device.id, tokenHash: device.tokenHash, revoked: false, qos2InFlight: new Set() });
+    cb(null, true);
+  }
+
+  private authorizeDevicePublish(client: Client | null, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const session = client ? this.sessions.get(client) : undefined;
+    if (!session || session.revoked) return cb(Errors.AUTH_INVALID('session is no longer authorized'));
+    const match = authorize(PUBLISH_ACL, packet.topic, session);
+    if (!match) {
+      this.deps.devices.recordIngestError(session.deviceId, Errors.MQTT_TOPIC_DENIED.code);
+      this.deps.log.warn('mqtt publish denied', { device: session.deviceId, topic: packet.topic.slice(0, 256) });
+      // [MQTT-3.3.5-2] no negative ack in 3.1.1: closing the connection is the refusal.
+      return cb(Errors.MQTT_TOPIC_DENIED(`publish to ${packet.topic.slice(0, 256)}`));
+    }
+    this.ingest(client!, session, match.params.channel, packet, cb);
+  }
+
+  private ingest(client: Client, session: Session, channel: string, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+    const qos2Id = packet.qos === 2 ? packet.messageId : undefined;
+    if (qos2Id !== undefined) {
+      // [MQTT-4.3.3-2] a retransmitted QoS 2 PUBLISH must not be delivered twice.
+      if (session.qos2InFlight.has(qos2Id)) return cb(null);
+      session.qos2InFlight.add(qos2Id);
+      if (packet.dup) {
+        const persistence = (this.aedes as Aedes & { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
+        persistence.incomingGetPacket(client, packet).then(
+          () => {
+            session.qos2InFlight.delete(qos2Id);
+            cb(null);
+          },
+          () => this.store(session, channel, packet, cb, qos2Id),
+        );
+        return;
+      }
+    }
+    this.store(session, channel, packet, cb, qos2Id);
+  }
+
+  private store(session: Session, channel: string, packet: PublishPacket, cb: (err?: Error | null) => void, qos2Id?: number): void {
+    const done = (err?: Error | null) => {
+      if (qos2Id !== undefined) session.qos2InFlight.delete(qos2Id);
+      cb(err);
+    };
+    this.deps.channels.publishRaw(session.deviceId, channel, packet.payload as Buffer).then(
+      () => done(null),
+      (err: Error) => {
+        if (isFieldflowError(err) && err.status < 500) {
+          // [MQTT-3.3.5-2] acknowledge and drop: the client must not resend a message that will
+          // never be accepted. It is counted on the device and logged without its payload.
+          this.deps.devices.recordIngestError(session.deviceId, err.code, channel);
+          this.deps.log.warn('dropped an MQTT message', {
+            device: session.deviceId,
+            channel: channel.slice(0, 80),
+            code: err.code,
+            bytes: (packet.payload as Buffer).length,
+          });
+          packet.topic = DROPPED_TOPIC;
+          done(null);
+        } else {
+          // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
+          this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
+          done(err);
+        }
+      },
+    );
+  }
+
+  private authorizeDeviceSubscribe(client: Client, sub: Subscription, cb: (err: Error | null, sub?: Subscription | null) => void): void {
+    const session = this.sessions.get(client);
+    if (session && !session.revoked && authorize(SUBSCRIBE_ACL, sub.topic, session)) return cb(null, sub);
+    this.deps.log.warn('mqtt subscribe denied', { device: session?.deviceId, topic: sub.topic.slice(0, 256) });
+    // A null subscription is a failure return code (0x80) in the SUBACK [MQTT-3.9.3-2]; the connection stays.
+    cb(null, null);
+  }
+
+  private onClientReady(client: Client): void {
+    const session = this.sessions.get(client);
+    if (!session) return;
+    const device = this.deps.devices.get(session.deviceId);
+    // Deleted or rotated while this connection was being set up.
+    if (!device || device.tokenHash !== session.tokenHash) {
+      session.revoked = true;
+      client.close();
+      return;
+    }
+    let clients = this.clientsByDevice.get(device.id);
+    if (!clients) this.clientsByDevice.set(device.id, (clients = new Set()));
+    clients.add(client);
+    if (clients.size === 1) this.presence.online(device);
+  }
+
+  private onClientGone(client: Client): void {
+    const session = this.sessions.get(client);
+    if (!session) return;
+    const clients = this.clientsByDevice.get(session.deviceId);
+    if (!clients || !clients.delete(client)) return;
+    if (clients.size > 0) return;
+    this.clientsByDevice.delete(session.deviceId);
+    this.presence.offline(session.deviceId);
+  }
+
+  private publishRetained(topic: string, payload: string): void {
+    this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }, () => undefined);
+  }
+}

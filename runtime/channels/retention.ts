@@ -1,0 +1,115 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { MessageLog } from '../store/message-log';
+import type { CheckpointStore } from './checkpoints';
+import type { Logger } from '../log';
+import { timeToMinId } from '../ids/snowflake';
+
+export interface Retention {
+  maxAgeSeconds: number;
+  maxCount: number;
+}
+
+export type RetentionOverrides = Partial<Retention>;
+
+export interface TrimmerDeps {
+  log: MessageLog;
+  checkpoints: CheckpointStore;
+  retentionOf: (stream: string) => Retention;
+  logger: Logger;
+  now: () => number;
+  intervalSeconds: number;
+}
+
+/** Removals per NeDB call: bounds the size of one delete append and the time between yields. */
+const CHUNK = 10_000;
+
+/**
+ * Background retention. A sweep over every stream runs on an interval; a stream that grows well
+ * past its count limit between sweeps is trimmed soon after, so memory stays bounded by roughly
+ * (limit + slack) messages per stream. Trimming never passes a stream's aggregate checkpoint,
+ * because the messages after it are what rebuilds the aggregate after a crash.
+ */
+export class RetentionTrimmer {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+  private readonly urgent = new Set<string>();
+  private urgentScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly deps: TrimmerDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.schedule(() => this.sweep()), this.deps.intervalSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Called on each append: cheap unless the stream is well over its count limit. */
+  nudge(stream: string, retention: Retention): void {
+    if (this.urgent.has(stream)) return;
+    const slack = Math.max(100, Math.floor(retention.maxCount / 10));
+    if (this.deps.log.stats(stream).count <= retention.maxCount + slack) return;
+    this.urgent.add(stream);
+    if (this.urgentScheduled) return;
+    this.urgentScheduled = true;
+    this.schedule(async () => {
+      this.urgentScheduled = false;
+      const streams = [...this.urgent];
+      this.urgent.clear();
+      await this.trim(streams);
+    });
+  }
+
+  /** One pass over every stream. */
+  sweep(): Promise<void> {
+    return this.trim([...this.deps.log.streams()]);
+  }
+
+  private schedule(task: () => Promise<void>): Promise<void> {
+    this.running = this.running.then(async () => {
+      if (this.stopped) return;
+      try {
+        await task();
+      } catch (err) {
+        this.deps.logger.error('retention trim failed', { error: (err as Error).message });
+      }
+    });
+    return this.running;
+  }
+
+  private async trim(streams: string[]): Promise<void> {
+    await this.deps.checkpoints.flush();
+    let removed = 0;
+    for (const stream of streams) {
+      if (this.stopped) break;
+      removed += await this.trimStream(stream);
+    }
+    if (removed > 0) this.deps.logger.debug('retention trimmed messages', { removed, streams: streams.length });
+  }
+
+  private async trimStream(stream: string): Promise<number> {
+    const { log, checkpoints } = this.deps;
+    const { count } = log.stats(stream);
+    if (count === 0) return 0;
+    const retention = this.deps.retentionOf(stream);
+    const tooOld = log.countBefore(stream, timeToMinId(this.deps.now() - retention.maxAgeSeconds * 1000));
+    let n = Math.max(tooOld, count - retention.maxCount);
+    if (n <= 0) return 0;
+    const covered = checkpoints.coveredId(stream);
+    if (covered === undefined) return 0;
+    n = Math.min(n, log.countBefore(stream, (BigInt(covered) + 1n).toString()));
+    let removed = 0;
+    while (n > 0 && !this.stopped) {
+      const chunk = Math.min(n, CHUNK);
+      removed += await log.trimOldest(stream, chunk);
+      n -= chunk;
+      await yieldToLoop();
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,333 @@
+import { Errors } from '../errors';
+import type { EventBus } from '../events';
+import type { Logger } from '../log';
+import type { PlatformOptions } from '../options';
+import type { Collection, Store } from '../store';
+import type { MessageLog } from '../store/message-log';
+import { SnowflakeGenerator, idToTime } from '../ids/snowflake';
+import { deviceRef, type Device, type DeviceRegistry } from '../devices/registry';
+import { assertChannelName, splitStreamKey, streamKey } from './names';
+import { mergePatch } from './merge-patch';
+import { parsePayload, serializeData, type ParsedPayload } from './payload';
+import { CheckpointStore, type Aggregate } from './checkpoints';
+import { resolveBound, type Bound } from './bounds';
+import { RetentionTrimmer, type Retention, type RetentionOverrides } from './retention';
+
+export type { Aggregate } from './checkpoints';
+export type { Retention, RetentionOverrides } from './retention';
+
+export interface PublishResult {
+  id: string;
+  /** Server time in ms since the Unix epoch, decoded from the id. */
+  ts: number;
+  /** The channel's aggregate right after this message was merged. */
+  aggregate: Aggregate;
+}
+
+export interface MessageItem {
+  id: string;
+  ts: number;
+  data: unknown;
+}
+
+export interface HistoryQuery {
+  /** Exclusive lower bound: a message id (decimal string), or a time (ISO string, Date, ms number) inclusive. */
+  after?: Bound;
+  /** Exclusive upper bound: a message id, or a time (exclusive). */
+  before?: Bound;
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export interface HistoryPage {
+  items: MessageItem[];
+  /** Pass as `after` (asc) or `before` (desc) for the next page; null on the last page. */
+  next: string | null;
+}
+
+export interface ChannelInfo {
+  device: string;
+  name: string;
+  messageCount: number;
+  firstMessageAt: number | null;
+  lastMessageAt: number | null;
+  /** The retention in force: the channel's overrides over the global defaults. */
+  retention: Retention;
+  /** Only what was set on this channel. */
+  retentionOverrides: RetentionOverrides;
+}
+
+export const HISTORY_MAX_LIMIT = 1000;
+export const HISTORY_DEFAULT_LIMIT = 100;
+
+/** One device's channel, as held in memory. */
+interface Stream {
+  key: string;
+  deviceId: string;
+  channel: string;
+  retention: RetentionOverrides;
+  aggregate: Aggregate | null;
+}
+
+interface ChannelDoc {
+  _id: string;
+  retention: RetentionOverrides;
+}
+
+export interface ChannelServiceDeps {
+  store: Store;
+  devices: DeviceRegistry;
+  events: EventBus;
+  ids: SnowflakeGenerator;
+  options: PlatformOptions;
+  log: Logger;
+  now: () => number;
+}
+
+/**
+ * Channels: ingestion into the message log, the aggregates, history and retention.
+ * Every way in (MQTT, HTTP, a flow) ends in append(), so there is one write path.
+ */
+export class ChannelService {
+  private readonly streams = new Map<string, Stream>();
+  private readonly byDevice = new Map<string, Map<string, Stream>>();
+  /** Streams that have a document in the `channels` collection. */
+  private readonly configured = new Set<string>();
+  private readonly checkpoints = new CheckpointStore();
+  private readonly log: MessageLog;
+  private readonly limits: PlatformOptions['ingest'];
+  private readonly trimmer: RetentionTrimmer;
+  private configs!: Collection<ChannelDoc>;
+  private checkpointTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: ChannelServiceDeps) {
+    this.log = deps.store.messages;
+    this.limits = deps.options.ingest;
+    this.trimmer = new RetentionTrimmer({
+      log: this.log,
+      checkpoints: this.checkpoints,
+      retentionOf: (key) => this.retentionOf(this.streams.get(key)),
+      logger: deps.log,
+      now: deps.now,
+      intervalSeconds: deps.options.retention.intervalSeconds,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.configs = await this.deps.store.collection<ChannelDoc>('channels');
+    for (const doc of await this.configs.all()) {
+      this.stream(doc._id).retention = doc.retention;
+      this.configured.add(doc._id);
+    }
+    const aggregates = await this.checkpoints.load(this.deps.store);
+    for (const [key, aggregate] of aggregates) this.stream(key).aggregate = aggregate;
+    await this.recover();
+    const newest = this.log.maxId();
+    if (newest) this.deps.ids.observe(newest);
+    this.checkpointTimer = setInterval(() => {
+      this.checkpoints.flush().catch((err) => this.deps.log.error('aggregate checkpoint failed', { error: err.message }));
+    }, this.deps.options.store.checkpointIntervalMs);
+    this.checkpointTimer.unref();
+    this.trimmer.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.trimmer.stop();
+    await this.log.flush();
+    await this.checkpoints.flush();
+  }
+
+  /** Ingest a raw payload (MQTT, HTTP): parse, check and append it. */
+  publishRaw(deviceId: string, channel: string, payload: Buffer | string): Promise<PublishResult> {
+    const device = this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    return this.append(device, channel, parsePayload(payload, this.limits));
+  }
+
+  /** Append data that is already a value (a flow, an aggregate patch). */
+  publish(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
+    const device = this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    return this.append(device, channel, serializeData(data, this.limits));
+  }
+
+  async history(deviceId: string, channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
+    const stream = this.requireStream(deviceId, channel);
+    const limit = query.limit ?? HISTORY_DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > HISTORY_MAX_LIMIT) {
+      throw Errors.INVALID_QUERY(`limit must be an integer from 1 to ${HISTORY_MAX_LIMIT}`, {
+        errors: [{ path: '/limit', message: `must be an integer from 1 to ${HISTORY_MAX_LIMIT}` }],
+      });
+    }
+    const order = query.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') {
+      throw Errors.INVALID_QUERY('order must be "asc" or "desc"', { errors: [{ path: '/order', message: 'must be asc or desc' }] });
+    }
+    const records = await this.log.read(stream.key, {
+      after: resolveBound(query.after, 'after'),
+      before: resolveBound(query.before, 'before'),
+      limit: limit + 1,
+      order,
+    });
+    const more = records.length > limit;
+    const items = (more ? records.slice(0, limit) : records).map((r) => ({ id: r.id, ts: idToTime(r.id), data: JSON.parse(r.json) }));
+    return { items, next: more ? items[items.length - 1].id : null };
+  }
+
+  aggregate(deviceId: string, channel: string): Aggregate | { data: null; updatedAt: null; lastMessageId: null } {
+    const stream = this.requireStream(deviceId, channel);
+    return stream.aggregate ?? { data: null, updatedAt: null, lastMessageId: null };
+  }
+
+  list(deviceId: string): ChannelInfo[] {
+    this.deps.devices.require(deviceId);
+    const channels = [...(this.byDevice.get(deviceId)?.values() ?? [])];
+    return channels.sort((a, b) => (a.channel < b.channel ? -1 : 1)).map((s) => this.info(s));
+  }
+
+  get(deviceId: string, channel: string): ChannelInfo {
+    return this.info(this.requireStream(deviceId, channel));
+  }
+
+  /** Set or clear (null) a channel's retention overrides. Creates the channel if needed. */
+  async setRetention(deviceId: string, channel: string, patch: RetentionOverrides | { [K in keyof RetentionOverrides]: number | null }): Promise<ChannelInfo> {
+    const device = this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    const stream = this.ensureStream(device, channel);
+    const retention: RetentionOverrides = { ...stream.retention };
+    for (const [key, value] of Object.entries(patch) as Array<[keyof RetentionOverrides, number | null | undefined]>) {
+      if (value === null) delete retention[key];
+      else if (value !== undefined) retention[key] = value;
+    }
+    const doc = { _id: stream.key, retention };
+    if (this.configured.has(stream.key)) await this.configs.replace(doc);
+    else await this.configs.insert(doc);
+    this.configured.add(stream.key);
+    stream.retention = retention;
+    this.trimmer.nudge(stream.key, this.retentionOf(stream));
+    return this.info(stream);
+  }
+
+  /** Remove every channel of a device that no longer exists. */
+  async dropDevice(deviceId: string): Promise<void> {
+    // The device is gone from the registry, so nothing new starts; wait for appends in flight.
+    await this.log.flush();
+    const channels = this.byDevice.get(deviceId);
+    this.byDevice.delete(deviceId);
+    for (const stream of channels?.values() ?? []) await this.dropStream(stream.key);
+  }
+
+  private async append(device: Device, channel: string, payload: ParsedPayload): Promise<PublishResult> {
+    const stream = this.ensureStream(device, channel);
+    const id = this.deps.ids.next();
+    await this.log.append(stream.key, id, payload.json);
+    // Continuations run in commit order, so merges happen in id order.
+    const ts = idToTime(id);
+    const aggregate: Aggregate = { data: mergePatch(stream.aggregate?.data, payload.data), updatedAt: ts, lastMessageId: id };
+    stream.aggregate = aggregate;
+    this.checkpoints.markDirty(stream.key, aggregate);
+    this.deps.devices.markSeen(device);
+    this.trimmer.nudge(stream.key, this.retentionOf(stream));
+    const { events } = this.deps;
+    if (events.has('MessageCreate')) {
+      events.emit({ type: 'MessageCreate', device: deviceRef(device), channel, messageId: id, ts, data: payload.data });
+    }
+    if (events.has('AggregateUpdate')) {
+      events.emit({ type: 'AggregateUpdate', device: deviceRef(device), channel, messageId: id, ts, data: aggregate.data });
+    }
+    return { id, ts, aggregate };
+  }
+
+  /** Rebuild state the log has but the checkpoints do not: streams, and merges after the last checkpoint. */
+  private async recover(): Promise<void> {
+    for (const key of [...this.log.streams()]) {
+      const { deviceId } = splitStreamKey(key);
+      if (!this.deps.devices.get(deviceId)) {
+        // Left over from a device whose deletion was interrupted.
+        this.deps.log.warn('dropping messages of a deleted device', { device: deviceId });
+        await this.dropStream(key);
+        continue;
+      }
+      const stream = this.stream(key);
+      let after = stream.aggregate?.lastMessageId;
+      let replayed = 0;
+      for (;;) {
+        const page = await this.log.read(key, { after, limit: 1000, order: 'asc' });
+        if (page.length === 0) break;
+        for (const record of page) {
+          stream.aggregate = {
+            data: mergePatch(stream.aggregate?.data, JSON.parse(record.json)),
+            updatedAt: idToTime(record.id),
+            lastMessageId: record.id,
+          };
+        }
+        replayed += page.length;
+        after = page[page.length - 1].id;
+      }
+      if (replayed > 0 && stream.aggregate) this.checkpoints.markDirty(key, stream.aggregate);
+    }
+    await this.checkpoints.flush();
+  }
+
+  private ensureStream(device: Device, channel: string): Stream {
+    const existing = this.byDevice.get(device.id)?.get(channel);
+    if (existing) return existing;
+    const count = this.byDevice.get(device.id)?.size ?? 0;
+    if (count >= this.limits.maxChannelsPerDevice) {
+      throw Errors.CHANNEL_LIMIT(`Device ${device.id} already has ${count} channels; the limit is ${this.limits.maxChannelsPerDevice}`);
+    }
+    return this.stream(streamKey(device.id, channel));
+  }
+
+  /** The in-memory stream for a key, created empty if new. */
+  private stream(key: string): Stream {
+    let stream = this.streams.get(key);
+    if (stream) return stream;
+    const { deviceId, channel } = splitStreamKey(key);
+    stream = { key, deviceId, channel, retention: {}, aggregate: null };
+    this.streams.set(key, stream);
+    let channels = this.byDevice.get(deviceId);
+    if (!channels) this.byDevice.set(deviceId, (channels = new Map()));
+    channels.set(channel, stream);
+    return stream;
+  }
+
+  private requireStream(deviceId: string, channel: string): Stream {
+    this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    const stream = this.byDevice.get(deviceId)?.get(channel);
+    if (!stream) throw Errors.CHANNEL_NOT_FOUND(`Device ${deviceId} has no channel "${channel}"`);
+    return stream;
+  }
+
+  private async dropStream(key: string): Promise<void> {
+    const stream = this.streams.get(key);
+    this.streams.delete(key);
+    if (stream) this.byDevice.get(stream.deviceId)?.delete(stream.channel);
+    await this.log.drop(key);
+    await this.checkpoints.forget(key);
+    if (this.configured.delete(key)) await this.configs.remove(key);
+  }
+
+  private retentionOf(stream: Stream | undefined): Retention {
+    const d = this.deps.options.retention;
+    return {
+      maxAgeSeconds: stream?.retention.maxAgeSeconds ?? d.maxAgeSeconds,
+      maxCount: stream?.retention.maxCount ?? d.maxCount,
+    };
+  }
+
+  private info(stream: Stream): ChannelInfo {
+    const stats = this.log.stats(stream.key);
+    return {
+      device: stream.deviceId,
+      name: stream.channel,
+      messageCount: stats.count,
+      firstMessageAt: stats.firstId ? idToTime(stats.firstId) : null,
+      lastMessageAt: stats.lastId ? idToTime(stats.lastId) : null,
+      retention: this.retentionOf(stream),
+      retentionOverrides: { ...stream.retention },
+    };
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The one error catalog (modelled on Fastify's lib/errors.js).
+ *
+ * Every error that leaves the platform (an HTTP problem+json body, an MQTT ingest-error counter,
+ * a node's `done(err)`) carries a stable `code` from this table. docs/errors.md has one row per
+ * entry; a unit test keeps the two in step.
+ */
+
+/** A failing JSON path in a request, as returned in a problem's `errors` list. */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class FieldflowError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly title: string;
+  readonly errors?: FieldError[];
+  /** Extra response headers (for example `Retry-After`); never secrets. */
+  readonly headers?: Record<string, string>;
+
+  constructor(def: ErrorDef, detail?: string, extra: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+    super(detail ?? def.title);
+    this.name = 'FieldflowError';
+    this.code = def.code;
+    this.status = def.status;
+    this.title = def.title;
+    if (extra.errors) this.errors = extra.errors;
+    if (extra.headers) this.headers = extra.headers;
+  }
+}
+
+export interface ErrorDef {
+  code: string;
+  status: number;
+  title: string;
+}
+
+type ErrorFactory = ((detail?: string, extra?: { errors?: FieldError[]; headers?: Record<string, string> }) => FieldflowError) & ErrorDef;
+
+function define(code: string, status: number, title: string): ErrorFactory {
+  const def: ErrorDef = { code, status, title };
+  const factory = (detail?: string, extra?: { errors?: FieldError[]; headers?: Record<string, string> }) =>
+    new FieldflowError(def, detail, extra);
+  return Object.assign(factory, def);
+}
+
+export const Errors = {
+  AUTH_REQUIRED: define('FF_AUTH_REQUIRED', 401, 'Authentication required'),
+  AUTH_INVALID: define('FF_AUTH_INVALID', 401, 'Invalid credentials'),
+  FORBIDDEN: define('FF_FORBIDDEN', 403, 'Not allowed'),
+  TOO_MANY_ATTEMPTS: define('FF_TOO_MANY_ATTEMPTS', 429, 'Too many failed attempts'),
+  NOT_FOUND: define('FF_NOT_FOUND', 404, 'No such resource'),
+  DEVICE_NOT_FOUND: define('FF_DEVICE_NOT_FOUND', 404, 'Device not found'),
+  CHANNEL_NOT_FOUND: define('FF_CHANNEL_NOT_FOUND', 404, 'Channel not found'),
+  MALFORMED_JSON: define('FF_MALFORMED_JSON', 400, 'Malformed JSON'),
+  PAYLOAD_TOO_LARGE: define('FF_PAYLOAD_TOO_LARGE', 413, 'Payload too large'),
+  PAYLOAD_TOO_DEEP: define('FF_PAYLOAD_TOO_DEEP', 400, 'Payload nested too deeply'),
+  UNSUPPORTED_MEDIA_TYPE: define('FF_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type'),
+  VALIDATION: define('FF_VALIDATION', 400, 'Request body is invalid'),
+  INVALID_QUERY: define('FF_INVALID_QUERY', 400, 'Query parameter is invalid'),
+  INVALID_CHANNEL_NAME: define('FF_INVALID_CHANNEL_NAME', 400, 'Invalid channel name'),
+  INVALID_SELECTOR: define('FF_INVALID_SELECTOR', 400, 'Invalid label selector'),
+  CHANNEL_LIMIT: define('FF_CHANNEL_LIMIT', 409, 'Too many channels on this device'),
+  MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
+  MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
+  MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
+  UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
+  INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
+} as const;
+
+export type ErrorCode = (typeof Errors)[keyof typeof Errors]['code'];
+
+/** The catalog as data: for docs, the `/api/v1/errors` endpoint and the docs test. */
+export function errorCatalog(): ErrorDef[] {
+  return Object.values(Errors).map(({ code, status, title }) => ({ code, status, title }));
+}
+
+export function isFieldflowError(err: unknown): err is FieldflowError {
+  return err instanceof FieldflowError;
+}

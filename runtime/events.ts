@@ -1,0 +1,80 @@
+import type { Logger } from './log';
+
+/** The device fields every event carries, so a consumer need not look the device up. */
+export interface DeviceRef {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface MessageCreateEvent {
+  type: 'MessageCreate';
+  device: DeviceRef;
+  channel: string;
+  messageId: string;
+  /** Server time of the message, in ms since the Unix epoch (decoded from the id). */
+  ts: number;
+  data: unknown;
+}
+
+export interface AggregateUpdateEvent {
+  type: 'AggregateUpdate';
+  device: DeviceRef;
+  channel: string;
+  /** The message whose merge produced this aggregate. */
+  messageId: string;
+  ts: number;
+  /** The whole aggregate after the merge. */
+  data: unknown;
+}
+
+export interface DeviceStatusEvent {
+  type: 'DeviceConnect' | 'DeviceDisconnect';
+  device: DeviceRef;
+  online: boolean;
+  ts: number;
+  lastSeen: number;
+}
+
+export type PlatformEvent = MessageCreateEvent | AggregateUpdateEvent | DeviceStatusEvent;
+export type EventType = PlatformEvent['type'];
+export type EventOf<T extends EventType> = Extract<PlatformEvent, { type: T }>;
+type Handler<T extends EventType> = (event: EventOf<T>) => void;
+
+/**
+ * The in-process event bus. Emission is synchronous, in commit order; a handler that throws is
+ * logged and does not stop the others or the emitter (ingestion must not fail because a flow did).
+ */
+export class EventBus {
+  private readonly handlers = new Map<EventType, Set<Handler<any>>>();
+
+  constructor(private readonly log: Logger) {}
+
+  /** Subscribe; the returned function unsubscribes. */
+  on<T extends EventType>(type: T, handler: Handler<T>): () => void {
+    let set = this.handlers.get(type);
+    if (!set) this.handlers.set(type, (set = new Set()));
+    set.add(handler);
+    return () => {
+      set!.delete(handler);
+    };
+  }
+
+  /** Whether anyone listens, so emitters can skip building events nobody reads. */
+  has(type: EventType): boolean {
+    const set = this.handlers.get(type);
+    return !!set && set.size > 0;
+  }
+
+  emit(event: PlatformEvent): void {
+    const set = this.handlers.get(event.type);
+    if (!set) return;
+    for (const handler of set) {
+      try {
+        handler(event);
+      } catch (err) {
+        this.log.error('event handler failed', { event: event.type, error: (err as Error).message });
+      }
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import type { Logger } from './log';
+
+/**
+ * What createPlatform() takes. settings.ts builds this from the environment and documents every
+ * default; tests build it directly (often with `dataDir: null` for an in-memory store).
+ */
+export interface PlatformOptions {
+  /** Root of the platform's data files. null: keep everything in memory. */
+  dataDir: string | null;
+  mqtt: {
+    /** TCP port of the MQTT listener; 0 picks a free port; null: no TCP listener. */
+    port: number | null;
+    host: string;
+  };
+  ingest: {
+    /** Largest accepted message payload, in bytes (MQTT and HTTP alike). */
+    maxPayloadBytes: number;
+    /** Deepest accepted nesting of objects and arrays in a payload. */
+    maxDepth: number;
+    /** Most channels one device may have. */
+    maxChannelsPerDevice: number;
+  };
+  retention: {
+    /** Default maximum age of a channel's messages, in seconds. */
+    maxAgeSeconds: number;
+    /** Default maximum number of messages a channel keeps. */
+    maxCount: number;
+    /** How often the background trimmer runs, in seconds. */
+    intervalSeconds: number;
+  };
+  store: {
+    /** How many files the message log is spread over (fixed once data exists). */
+    messageShards: number;
+    /** How often aggregates are checkpointed to disk, in ms (the log replays the rest on start). */
+    checkpointIntervalMs: number;
+  };
+  /** Snowflake worker id, 0..1023: distinct per process writing to the same data. */
+  workerId: number;
+  auth: {
+    /** Admin password from the environment; when unset one is generated on first start. */
+    adminPassword?: string;
+    /** Lifetime of a REST API user token, in seconds. */
+    userTokenTtlSeconds: number;
+    /** bcrypt cost factor for user passwords. */
+    bcryptRounds: number;
+    /** Failed logins allowed per client address in a window before 429. */
+    maxFailedLogins: number;
+    loginWindowSeconds: number;
+  };
+  logger?: Logger;
+  /** The clock, injectable for tests. */
+  now?: () => number;
+}
+
+export type PartialPlatformOptions = {
+  [K in keyof PlatformOptions]?: PlatformOptions[K] extends object ? Partial<PlatformOptions[K]> : PlatformOptions[K];
+};
+
+export const DEFAULT_OPTIONS: PlatformOptions = {
+  dataDir: './data',
+  mqtt: { port: 1883, host: '0.0.0.0' },
+  ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000 },
+  retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
+  store: { messageShards: 4, checkpointIntervalMs: 1000 },
+  workerId: 0,
+  auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
+};
+
+export function resolveOptions(partial: PartialPlatformOptions = {}): PlatformOptions {
+  const d = DEFAULT_OPTIONS;
+  return {
+    ...d,
+    ...partial,
+    dataDir: partial.dataDir === undefined ? d.dataDir : partial.dataDir,
+    mqtt: { ...d.mqtt, ...partial.mqtt },
+    ingest: { ...d.ingest, ...partial.ingest },
+    retention: { ...d.retention, ...partial.retention },
+    store: { ...d.store, ...partial.store },
+    auth: { ...d.auth, ...partial.auth },
+  } as PlatformOptions;
+}

@@ -1,0 +1,110 @@
+/**
+ * The launcher: what `npm start` runs. One process: express + HTTP server, the platform (store,
+ * broker, services), the REST API and Node-RED.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import express from 'express';
+import RED from 'node-red';
+import { createPlatform, type Platform } from './index';
+import { createApiRouter } from './api';
+import { createLogger } from './log';
+import { loadSettings, nodeRedSettings, type ServerSettings } from '../settings';
+
+export interface RunningServer {
+  platform: Platform;
+  httpPort: number;
+  mqttPort: number | null;
+  stop(): Promise<void>;
+}
+
+/** Start everything; resolves once the editor, API and brokers accept connections. */
+export async function startServer(settings: ServerSettings = loadSettings()): Promise<RunningServer> {
+  const log = createLogger(settings.logLevel);
+  const platform = createPlatform({ ...settings.platform, logger: log });
+  const started = await platform.start();
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const server = http.createServer(app);
+  app.use('/api/v1', createApiRouter(platform));
+  platform.broker.attachWebSocket(server, settings.wsPath);
+
+  RED.init(server, nodeRedSettings(settings, platform) as never);
+  app.use('/', RED.httpAdmin);
+  app.use('/', RED.httpNode);
+  await RED.start();
+
+  // Devices connect only once flows are running, so no event reaches a flow before it exists.
+  const mqttPort = await platform.broker.listen();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolve());
+  });
+  const httpPort = (server.address() as net.AddressInfo).port;
+
+  printBanner(settings, httpPort, mqttPort, started.admin);
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      server.close();
+      server.closeAllConnections();
+      await RED.stop();
+      await platform.stop();
+    })());
+  return { platform, httpPort, mqttPort, stop };
+}
+
+function printBanner(
+  settings: ServerSettings,
+  httpPort: number,
+  mqttPort: number | null,
+  admin: { username: string; generatedPassword?: string },
+): void {
+  const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
+  const lines = [
+    '',
+    'Fieldflow is running',
+    `  Editor      http://${host}:${httpPort}/`,
+    `  REST API    http://${host}:${httpPort}/api/v1   (OpenAPI: /api/v1/openapi.json)`,
+    `  MQTT        ${mqttPort === null ? 'TCP listener off (MQTT_PORT=off)' : `mqtt://${host}:${mqttPort}`}`,
+    `  MQTT/WS     ws://${host}:${httpPort}${settings.wsPath}`,
+    `  Data        ${settings.dataDir}`,
+  ];
+  if (admin.generatedPassword) {
+    lines.push(
+      `  Login       ${admin.username} / ${admin.generatedPassword}`,
+      '              This generated password is shown once and stored only as a hash.',
+      '              Set FIELDFLOW_ADMIN_PASSWORD to choose your own.',
+    );
+  } else {
+    lines.push(`  Login       ${admin.username} (password from FIELDFLOW_ADMIN_PASSWORD or the first start)`);
+  }
+  process.stdout.write(lines.join('\n') + '\n\n');
+}
+
+async function main(): Promise<void> {
+  let running: RunningServer;
+  try {
+    running = await startServer();
+  } catch (err) {
+    process.stderr.write(`Fieldflow failed to start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    process.stdout.write(`\n${signal}: stopping Fieldflow...\n`);
+    running
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        process.stderr.write(`Error while stopping: ${(err as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,53 @@
+/**
+ * Group commit: callers submit items; whatever was submitted while the previous write was in
+ * flight goes out together in the next write. A write starts as soon as the current synchronous
+ * run of the event loop ends (one microtask), so a burst parsed from one socket read shares a
+ * write and no caller ever waits for a timer.
+ */
+export class GroupCommit<T> {
+  private pending: Array<{ item: T; resolve: () => void; reject: (err: Error) => void }> = [];
+  /** The running drain loop, or null when idle. */
+  private active: Promise<void> | null = null;
+
+  /**
+   * @param write persists a batch; it resolves only when the batch is durable.
+   * @param maxBatch the most items one write takes, so one write stays bounded in time and size.
+   */
+  constructor(
+    private readonly write: (items: T[]) => Promise<void>,
+    private readonly maxBatch = 4096,
+  ) {}
+
+  submit(item: T): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (!this.active) this.active = Promise.resolve().then(() => this.drain());
+    });
+  }
+
+  /** Items waiting for a write, not counting the batch in flight. */
+  get queued(): number {
+    return this.pending.length;
+  }
+
+  /** Resolves once everything submitted so far has been written (or has failed). */
+  async flush(): Promise<void> {
+    while (this.active) await this.active;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, this.maxBatch);
+        try {
+          await this.write(batch.map((p) => p.item));
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          for (const p of batch) p.reject(err as Error);
+        }
+      }
+    } finally {
+      this.active = null;
+    }
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Fieldflow settings: the platform's options and Node-RED's settings, read from the environment.
+ * Every option is listed here with its default. An invalid value stops the start with a message
+ * naming the variable, rather than running with a surprise.
+ */
+import path from 'node:path';
+import type { Platform, PartialPlatformOptions } from './runtime';
+import type { LogLevel } from './runtime/log';
+
+export interface ServerSettings {
+  /** HTTP port of the editor, the REST API and MQTT over WebSocket. PORT, default 1880. */
+  port: number;
+  /** Interface to bind HTTP and MQTT to. HOST, default 0.0.0.0 (all). */
+  host: string;
+  /** Path of MQTT over WebSocket on the HTTP port. Fixed: /mqtt. */
+  wsPath: string;
+  /** Data directory. FIELDFLOW_DATA, default ./data. */
+  dataDir: string;
+  /** Log level of the platform and Node-RED. FIELDFLOW_LOG_LEVEL, default info (debug|info|warn|error). */
+  logLevel: LogLevel;
+  /** Key that encrypts Node-RED flow credentials. FIELDFLOW_CREDENTIAL_SECRET; default: Node-RED generates and stores one. */
+  credentialSecret?: string;
+  platform: PartialPlatformOptions;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadSettings(env: Env = process.env): ServerSettings {
+  const read = new EnvReader(env);
+  const dataDir = path.resolve(read.string('FIELDFLOW_DATA', './data'));
+  const host = read.string('HOST', '0.0.0.0');
+  const settings: ServerSettings = {
+    port: read.port('PORT', 1880),
+    host,
+    wsPath: '/mqtt',
+    dataDir,
+    logLevel: read.oneOf('FIELDFLOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'], 'info') as LogLevel,
+    credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+    platform: {
+      dataDir,
+      mqtt: {
+        // MQTT_PORT, default 1883; "off" disables the TCP listener (WebSocket stays on).
+        port: env.MQTT_PORT === 'off' ? null : read.port('MQTT_PORT', 1883),
+        host,
+      },
+      ingest: {
+        // FIELDFLOW_MAX_PAYLOAD_BYTES, default 262144 (256 KiB): largest message, MQTT and HTTP.
+        maxPayloadBytes: read.int('FIELDFLOW_MAX_PAYLOAD_BYTES', 256 * 1024, 1, 64 * 1024 * 1024),
+        // FIELDFLOW_MAX_DEPTH, default 32: deepest nesting of objects/arrays in a message.
+        maxDepth: read.int('FIELDFLOW_MAX_DEPTH', 32, 1, 1000),
+        // FIELDFLOW_MAX_CHANNELS_PER_DEVICE, default 1000.
+        maxChannelsPerDevice: read.int('FIELDFLOW_MAX_CHANNELS_PER_DEVICE', 1000, 1, 1_000_000),
+      },
+      retention: {
+        // FIELDFLOW_RETENTION_DAYS, default 30: default maximum message age (channels can override).
+        maxAgeSeconds: Math.round(read.number('FIELDFLOW_RETENTION_DAYS', 30, 1 / 1440, 36500) * 86400),
+        // FIELDFLOW_RETENTION_MAX_COUNT, default 100000: default maximum messages per channel.
+        maxCount: read.int('FIELDFLOW_RETENTION_MAX_COUNT', 100_000, 1, 100_000_000),
+        // FIELDFLOW_RETENTION_INTERVAL_SECONDS, default 60: how often the trimmer sweeps.
+        intervalSeconds: read.int('FIELDFLOW_RETENTION_INTERVAL_SECONDS', 60, 1, 86400),
+      },
+      store: {
+        // FIELDFLOW_MESSAGE_SHARDS, default 4: message log files (fixed once data exists).
+        messageShards: read.int('FIELDFLOW_MESSAGE_SHARDS', 4, 1, 64),
+        // FIELDFLOW_CHECKPOINT_MS, default 1000: how often aggregates are checkpointed.
+        checkpointIntervalMs: read.int('FIELDFLOW_CHECKPOINT_MS', 1000, 10, 600_000),
+      },
+      // FIELDFLOW_WORKER_ID, default 0: snowflake worker id, 0..1023.
+      workerId: read.int('FIELDFLOW_WORKER_ID', 0, 0, 1023),
+      auth: {
+        // FIELDFLOW_ADMIN_PASSWORD: the admin password. Unset: generated on first start and printed once.
+        adminPassword: env.FIELDFLOW_ADMIN_PASSWORD || undefined,
+        // FIELDFLOW_TOKEN_TTL_HOURS, default 24: lifetime of REST API user tokens.
+        userTokenTtlSeconds: Math.round(read.number('FIELDFLOW_TOKEN_TTL_HOURS', 24, 1 / 60, 24 * 365) * 3600),
+        // FIELDFLOW_BCRYPT_ROUNDS, default 10: bcrypt cost of user passwords.
+        bcryptRounds: read.int('FIELDFLOW_BCRYPT_ROUNDS', 10, 4, 15),
+        // FIELDFLOW_MAX_FAILED_LOGINS, default 10 per FIELDFLOW_LOGIN_WINDOW_SECONDS (default 300) per address.
+        maxFailedLogins: read.int('FIELDFLOW_MAX_FAILED_LOGINS', 10, 1, 10_000),
+        loginWindowSeconds: read.int('FIELDFLOW_LOGIN_WINDOW_SECONDS', 300, 1, 86400),
+      },
+    },
+  };
+  read.throwIfInvalid();
+  return settings;
+}
+
+/** Node-RED's settings for a running platform. */
+export function nodeRedSettings(settings: ServerSettings, platform: Platform) {
+  return {
+    userDir: path.join(settings.dataDir, 'node-red'),
+    flowFile: 'flows.json',
+    flowFilePretty: true,
+    credentialSecret: settings.credentialSecret,
+    httpAdminRoot: '/',
+    httpNodeRoot: '/',
+    // Our palette: compiled next to this file (dist/nodes), a Node-RED module with its examples.
+    nodesDir: [path.join(__dirname, 'nodes')],
+    // The editor and the admin API need a login from the first start. Users are the platform's:
+    // the same admin password works for the editor and for POST /api/v1/auth/token.
+    adminAuth: {
+      type: 'credentials',
+      users: async (username: string) => platform.auth.getUser(username),
+      authenticate: async (username: string, password: string) => platform.auth.verifyPassword(username, password),
+    },
+    // Nodes reach the platform through RED.settings.fieldflow, never through module state.
+    fieldflow: platform,
+    logging: { console: { level: settings.logLevel === 'error' ? 'error' : settings.logLevel, metrics: false, audit: false } },
+    // A platform should not phone home; the editor offers no consent prompt either.
+    telemetry: { enabled: false, updateNotification: false },
+    diagnostics: { enabled: true, ui: true },
+    editorTheme: {
+      page: { title: 'Fieldflow' },
+      header: { title: 'Fieldflow' },
+      palette: {
+        categories: ['fieldflow', 'subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage'],
+      },
+      tours: false,
+      projects: { enabled: false },
+    },
+    functionExternalModules: false,
+  };
+}
+
+/** Reads typed values from the environment and collects every problem before reporting. */
+class EnvReader {
+  private readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string): string {
+    const v = this.env[name];
+    return v === undefined || v === '' ? fallback : v;
+  }
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const v = this.env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) {
+      this.problems.push(`${name} must be a number from ${min} to ${max}; got "${v}"`);
+      return fallback;
+    }
+    return n;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const v = this.env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      this.problems.push(`${name} must be an integer from ${min} to ${max}; got "${v}"`);
+      return fallback;
+    }
+    return n;
+  }
+
+  port(name: string, fallback: number): number {
+    return this.int(name, fallback, 0, 65535);
+  }
+
+  oneOf(name: string, allowed: string[], fallback: string): string {
+    const v = this.env[name];
+    if (v === undefined || v === '') return fallback;
+    if (!allowed.includes(v)) this.problems.push(`${name} must be one of ${allowed.join(', ')}; got "${v}"`);
+    return allowed.includes(v) ? v : fallback;
+  }
+
+  throwIfInvalid(): void {
+    if (this.problems.length) throw new Error(`Invalid settings:\n  ${this.problems.join('\n  ')}`);
+  }
+}
