@@ -78,8 +78,11 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     },
     async stop() {
       if (statusTimer) clearInterval(statusTimer);
+      // Refuse new messages first (FF_UNAVAILABLE: MQTT clients get no PUBACK and resend later),
+      // then close connections, then let in-flight appends and checkpoints finish.
+      const channelsStopped = channels.stop();
       if (broker) await broker.close();
-      await channels.stop();
+      await channelsStopped;
       await devices.stop();
       await store.close();
     },

@@ -246,6 +246,7 @@ export class Broker {
     let clients = this.clientsByDevice.get(device.id);
     if (!clients) this.clientsByDevice.set(device.id, (clients = new Set()));
     clients.add(client);
+    this.deps.log.debug('mqtt client ready', { device: device.id, client: client.id, connections: clients.size });
     if (clients.size === 1) this.presence.online(device);
   }
 
@@ -254,6 +255,7 @@ export class Broker {
     if (!session) return;
     const clients = this.clientsByDevice.get(session.deviceId);
     if (!clients || !clients.delete(client)) return;
+    this.deps.log.debug('mqtt client gone', { device: session.deviceId, client: client.id, connections: clients.size });
     if (clients.size > 0) return;
     this.clientsByDevice.delete(session.deviceId);
     this.presence.offline(session.deviceId);

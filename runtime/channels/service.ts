@@ -99,6 +99,8 @@ export class ChannelService {
   private readonly trimmer: RetentionTrimmer;
   private configs!: Collection<ChannelDoc>;
   private checkpointTimer: NodeJS.Timeout | null = null;
+  /** Set by stop(): appends from then on are refused rather than lost in a closing store. */
+  private stopping = false;
 
   constructor(private readonly deps: ChannelServiceDeps) {
     this.log = deps.store.messages;
@@ -132,6 +134,7 @@ export class ChannelService {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.trimmer.stop();
     await this.log.flush();
@@ -139,14 +142,14 @@ export class ChannelService {
   }
 
   /** Ingest a raw payload (MQTT, HTTP): parse, check and append it. */
-  publishRaw(deviceId: string, channel: string, payload: Buffer | string): Promise<PublishResult> {
+  async publishRaw(deviceId: string, channel: string, payload: Buffer | string): Promise<PublishResult> {
     const device = this.deps.devices.require(deviceId);
     assertChannelName(channel);
     return this.append(device, channel, parsePayload(payload, this.limits));
   }
 
   /** Append data that is already a value (a flow, an aggregate patch). */
-  publish(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
+  async publish(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
     const device = this.deps.devices.require(deviceId);
     assertChannelName(channel);
     return this.append(device, channel, serializeData(data, this.limits));
@@ -209,6 +212,11 @@ export class ChannelService {
     return this.info(stream);
   }
 
+  /** Apply retention to every channel now, rather than at the next background sweep. */
+  enforceRetention(): Promise<void> {
+    return this.trimmer.sweep();
+  }
+
   /** Remove every channel of a device that no longer exists. */
   async dropDevice(deviceId: string): Promise<void> {
     // The device is gone from the registry, so nothing new starts; wait for appends in flight.
@@ -219,6 +227,7 @@ export class ChannelService {
   }
 
   private async append(device: Device, channel: string, payload: ParsedPayload): Promise<PublishResult> {
+    if (this.stopping) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
     const id = this.deps.ids.next();
     await this.log.append(stream.key, id, payload.json);

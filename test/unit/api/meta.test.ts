@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startApiServer, type ApiServer } from '../../support/api-server';
+import { errorCatalog } from '../../../runtime/errors';
+
+describe('REST API documents', () => {
+  let s: ApiServer;
+  before(async () => (s = await startApiServer()));
+  after(() => s.close());
+
+  it('serves an OpenAPI 3 document that lists every route', async () => {
+    const doc = (await s.anonymous.get('/openapi.json')).body;
+    assert.equal(doc.openapi, '3.0.3');
+    for (const p of ['/auth/token', '/devices', '/devices/{id}', '/devices/{id}/token', '/devices/{id}/channels', '/devices/{id}/channels/{channel}', '/devices/{id}/channels/{channel}/messages', '/devices/{id}/channels/{channel}/aggregate']) {
+      assert.ok(doc.paths[p], `missing ${p}`);
+    }
+  });
+
+  it('serves the error catalog, and docs/errors.md has a row for every code', async () => {
+    const served = (await s.anonymous.get('/errors')).body.items;
+    assert.deepEqual(served, errorCatalog());
+    const doc = fs.readFileSync(path.resolve(__dirname, '../../../../docs/errors.md'), 'utf8');
+    for (const { code, status } of errorCatalog()) {
+      assert.match(doc, new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${status}\\s*\\|`), `docs/errors.md lacks a row for ${code}`);
+    }
+  });
+});

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { NedbMessageLog } from '../../../runtime/store/message-log';
+import { SnowflakeGenerator } from '../../../runtime/ids/snowflake';
+import { silentLogger } from '../../../runtime/log';
+import { tempDir } from '../../support/platform';
+
+describe('the NeDB message log', () => {
+  const ids = new SnowflakeGenerator(0);
+
+  async function filled(dir: string | null, n: number, streams = ['d1/a', 'd2/b']): Promise<{ log: NedbMessageLog; written: Map<string, string[]> }> {
+    const log = new NedbMessageLog(dir, 3, silentLogger);
+    await log.open();
+    const written = new Map<string, string[]>(streams.map((s) => [s, []]));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => {
+        const stream = streams[i % streams.length];
+        const id = ids.next();
+        written.get(stream)!.push(id);
+        return log.append(stream, id, JSON.stringify({ i }));
+      }),
+    );
+    return { log, written };
+  }
+
+  it('reads a stream in id order, both ways, with exclusive cursors', async () => {
+    const { log, written } = await filled(null, 50);
+    const a = written.get('d1/a')!;
+    const asc = await log.read('d1/a', { limit: 10, order: 'asc' });
+    assert.deepEqual(asc.map((r) => r.id), a.slice(0, 10));
+    const next = await log.read('d1/a', { after: asc[9].id, limit: 100, order: 'asc' });
+    assert.deepEqual(next.map((r) => r.id), a.slice(10));
+    const desc = await log.read('d1/a', { before: a[20], limit: 5, order: 'desc' });
+    assert.deepEqual(desc.map((r) => r.id), a.slice(15, 20).reverse());
+    assert.deepEqual(await log.read('d1/a', { after: a[24], limit: 5, order: 'asc' }), []);
+    assert.equal(log.stats('d1/a').count, 25);
+    assert.equal(log.stats('d1/a').lastId, a[24]);
+  });
+
+  it('keeps streams apart', async () => {
+    const { log, written } = await filled(null, 20);
+    const b = await log.read('d2/b', { limit: 100, order: 'asc' });
+    assert.deepEqual(b.map((r) => r.id), written.get('d2/b'));
+    assert.deepEqual(await log.read('nope/x', { limit: 10, order: 'asc' }), []);
+  });
+
+  it('survives a reopen with every appended message, and reports the newest id', async () => {
+    const dir = tempDir();
+    const { log, written } = await filled(dir, 300);
+    await log.close();
+    const reopened = new NedbMessageLog(dir, 3, silentLogger);
+    await reopened.open();
+    for (const [stream, list] of written) {
+      const got = await reopened.read(stream, { limit: 1000, order: 'asc' });
+      assert.deepEqual(got.map((r) => r.id), list);
+    }
+    const newest = [...written.values()].flat().sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1)).pop();
+    assert.equal(reopened.maxId(), newest);
+  });
+
+  it('writes a burst of concurrent appends in far fewer appends than messages', async () => {
+    const dir = tempDir();
+    const log = new NedbMessageLog(dir, 1, silentLogger);
+    await log.open();
+    const file = path.join(dir, 'messages-0.db');
+    // Count NeDB's own file appends (a spy on the library, not a stand-in for it).
+    const storage = require('@seald-io/nedb/lib/storage.js');
+    const original = storage.appendFileAsync;
+    let appends = 0;
+    storage.appendFileAsync = async (filename: string, ...rest: unknown[]) => {
+      if (filename === file) appends++;
+      return original(filename, ...rest);
+    };
+    try {
+      await Promise.all(Array.from({ length: 1000 }, () => log.append('d/x', ids.next(), '{}')));
+    } finally {
+      storage.appendFileAsync = original;
+    }
+    assert.equal(fs.readFileSync(file, 'utf8').trim().split('\n').length, 1000);
+    assert.equal(log.stats('d/x').count, 1000);
+    assert.ok(appends > 0 && appends <= 2, `expected 1-2 appends, saw ${appends}`);
+  });
+
+  it('trims the oldest messages of one stream and drops whole streams', async () => {
+    const dir = tempDir();
+    const { log, written } = await filled(dir, 40);
+    assert.equal(await log.trimOldest('d1/a', 5), 5);
+    const left = await log.read('d1/a', { limit: 100, order: 'asc' });
+    assert.deepEqual(left.map((r) => r.id), written.get('d1/a')!.slice(5));
+    assert.equal(await log.drop('d2/b'), 20);
+    assert.equal(log.stats('d2/b').count, 0);
+    await log.close();
+    const reopened = new NedbMessageLog(dir, 3, silentLogger);
+    await reopened.open();
+    assert.equal(reopened.stats('d1/a').count, 15);
+    assert.equal(reopened.stats('d2/b').count, 0);
+  });
+
+  it('keeps the shard count it was created with', async () => {
+    const dir = tempDir();
+    const { log, written } = await filled(dir, 30, ['d1/a', 'd2/b', 'd3/c', 'd4/d']);
+    await log.close();
+    const reopened = new NedbMessageLog(dir, 7, silentLogger);
+    await reopened.open();
+    for (const [stream, list] of written) assert.equal(reopened.stats(stream).count, list.length);
+    await reopened.append('d1/a', ids.next(), '{}');
+    assert.equal(reopened.stats('d1/a').count, written.get('d1/a')!.length + 1);
+  });
+});
