@@ -185,7 +185,7 @@ export class ChannelService {
 
   list(deviceId: string): ChannelInfo[] {
     this.deps.devices.require(deviceId);
-    const channels = [...(this.byDevice.get(deviceId)?.values() ?? [])];
+    const channels = [...(this.byDevice.get(deviceId)?.values() ?? [])].filter((s) => this.visible(s));
     return channels.sort((a, b) => (a.channel < b.channel ? -1 : 1)).map((s) => this.info(s));
   }
 
@@ -230,7 +230,13 @@ export class ChannelService {
     if (this.stopping) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
     const id = this.deps.ids.next();
-    await this.log.append(stream.key, id, payload.json);
+    try {
+      await this.log.append(stream.key, id, payload.json);
+    } catch (err) {
+      // A channel whose first message failed must not linger as an empty one.
+      if (!this.visible(stream) && this.log.stats(stream.key).count === 0) this.forgetStream(stream);
+      throw err;
+    }
     // Continuations run in commit order, so merges happen in id order.
     const ts = idToTime(id);
     const aggregate: Aggregate = { data: mergePatch(stream.aggregate?.data, payload.data), updatedAt: ts, lastMessageId: id };
@@ -306,14 +312,26 @@ export class ChannelService {
     this.deps.devices.require(deviceId);
     assertChannelName(channel);
     const stream = this.byDevice.get(deviceId)?.get(channel);
-    if (!stream) throw Errors.CHANNEL_NOT_FOUND(`Device ${deviceId} has no channel "${channel}"`);
+    if (!stream || !this.visible(stream)) throw Errors.CHANNEL_NOT_FOUND(`Device ${deviceId} has no channel "${channel}"`);
     return stream;
+  }
+
+  /**
+   * A channel exists for readers once it holds something: a stored message, an aggregate or
+   * settings. Until its first message commits it is only a reservation against the channel limit.
+   */
+  private visible(stream: Stream): boolean {
+    return stream.aggregate !== null || this.configured.has(stream.key) || this.log.stats(stream.key).count > 0;
+  }
+
+  private forgetStream(stream: Stream): void {
+    this.streams.delete(stream.key);
+    this.byDevice.get(stream.deviceId)?.delete(stream.channel);
   }
 
   private async dropStream(key: string): Promise<void> {
     const stream = this.streams.get(key);
-    this.streams.delete(key);
-    if (stream) this.byDevice.get(stream.deviceId)?.delete(stream.channel);
+    if (stream) this.forgetStream(stream);
     await this.log.drop(key);
     await this.checkpoints.forget(key);
     if (this.configured.delete(key)) await this.configs.remove(key);

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { helper } from '../support/node-helper';
+import type { Platform } from '../../runtime';
+import { startPlatform } from '../support/platform';
+import { connect, waitFor } from '../support/mqtt';
+import channelIn from '../../nodes/channel-in/channel-in';
+import channelOut from '../../nodes/channel-out/channel-out';
+import aggregateNode from '../../nodes/aggregate/aggregate';
+import historyNode from '../../nodes/history/history';
+import deviceStatus from '../../nodes/device-status/device-status';
+
+helper.init(require.resolve('node-red'));
+
+type Msg = Record<string, any>;
+
+/** Collect what a helper node receives. */
+function received(id: string): Msg[] {
+  const msgs: Msg[] = [];
+  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
+  return msgs;
+}
+
+/** Collect the errors a node reports (what Catch nodes would receive). */
+function errors(id: string): string[] {
+  const list: string[] = [];
+  helper.getNode(id).on('call:error', (call: { args: unknown[] }) => list.push(String(call.args[0])));
+  return list;
+}
+
+/** Send a msg into a node and wait until it sends a result or reports an error. */
+async function inject(id: string, msg: Msg): Promise<void> {
+  const node = helper.getNode(id);
+  const finished = new Promise<void>((resolve) => node.once('call:error', () => resolve()).once('call:send', () => resolve()));
+  node.receive(msg);
+  await finished;
+}
+
+describe('the Fieldflow palette in Node-RED', () => {
+  let platform: Platform;
+  let north: string;
+  let south: string;
+
+  beforeEach(async () => {
+    platform = await startPlatform({ mqtt: { port: 0, host: '127.0.0.1' } });
+    helper.settings({ fieldflow: platform });
+    north = (await platform.devices.create({ name: 'north-1', labels: { site: 'north' } })).device.id;
+    south = (await platform.devices.create({ name: 'south-1', labels: { site: 'south' } })).device.id;
+    await new Promise<void>((r) => helper.startServer(r));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((r) => helper.stopServer(r));
+    await platform.stop();
+  });
+
+  describe('channel in', () => {
+    it('emits stored messages of matching devices and channels with payload, topic, device, channel, messageId and ts', async () => {
+      await helper.load(channelIn, [
+        { id: 'in', type: 'channel in', deviceMode: 'selector', selector: 'site=north', channel: 'temp', onMessage: true, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      const r = await platform.channels.publish(north, 'temp', { c: 21 });
+      await platform.channels.publish(south, 'temp', { c: 5 });
+      await platform.channels.publish(north, 'other', { c: 1 });
+      await waitFor('one message', () => msgs.length === 1);
+      await new Promise((res) => setTimeout(res, 50));
+      assert.equal(msgs.length, 1);
+      const m = msgs[0];
+      assert.deepEqual(m.payload, { c: 21 });
+      assert.equal(m.topic, `devices/${north}/channels/temp`);
+      assert.deepEqual(m.device, { id: north, name: 'north-1', labels: { site: 'north' } });
+      assert.equal(m.channel, 'temp');
+      assert.equal(m.messageId, r.id);
+      assert.equal(m.ts, r.ts);
+      assert.equal(m.event, 'MessageCreate');
+    });
+
+    it('emits aggregate updates with the whole merged state when asked, for any channel with +', async () => {
+      await helper.load(channelIn, [
+        { id: 'in', type: 'channel in', deviceMode: 'id', device: north, channel: '+', onMessage: false, onAggregate: true, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      await platform.channels.publish(north, 'a', { x: 1 });
+      await platform.channels.publish(north, 'a', { y: 2 });
+      await platform.channels.publish(north, 'b', 'scalar');
+      await platform.channels.publish(south, 'a', { z: 3 });
+      await waitFor('three updates', () => msgs.length === 3);
+      assert.deepEqual(msgs.map((m) => [m.channel, m.payload, m.event]), [
+        ['a', { x: 1 }, 'AggregateUpdate'],
+        ['a', { x: 1, y: 2 }, 'AggregateUpdate'],
+        ['b', 'scalar', 'AggregateUpdate'],
+      ]);
+    });
+
+    it("gives the flow its own copy of the data, so changing msg.payload cannot change the platform's aggregate", async () => {
+      await helper.load(channelIn, [
+        { id: 'in', type: 'channel in', deviceMode: 'all', channel: 'state', onAggregate: true, onMessage: false, wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      await platform.channels.publish(north, 'state', { list: [1, 2], nested: { a: 1 } });
+      await waitFor('an update', () => msgs.length === 1);
+      msgs[0].payload.list.push(3);
+      msgs[0].payload.nested.a = 'changed';
+      msgs[0].device.labels.site = 'hacked';
+      assert.deepEqual(platform.channels.aggregate(north, 'state').data, { list: [1, 2], nested: { a: 1 } });
+      assert.equal(platform.devices.require(north).labels.site, 'north');
+    });
+
+    it('reports an invalid selector as a node error and listens to nothing', async () => {
+      await helper.load(channelIn, [
+        { id: 'in', type: 'channel in', deviceMode: 'selector', selector: 'site===north', channel: '+', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      assert.equal(platform.events.has('MessageCreate'), false);
+    });
+
+    it('stops listening when the flow is stopped', async () => {
+      await helper.load(channelIn, [{ id: 'in', type: 'channel in', deviceMode: 'all', channel: '+', wires: [] }]);
+      assert.equal(platform.events.has('MessageCreate'), true);
+      await helper.unload();
+      assert.equal(platform.events.has('MessageCreate'), false);
+    });
+  });
+
+  describe('channel out', () => {
+    it("stores msg.payload on the node's device and channel, or on msg.device.id and msg.channel", async () => {
+      await helper.load(channelOut, [
+        { id: 'fixed', type: 'channel out', device: north, channel: 'cmd', wires: [] },
+        { id: 'dynamic', type: 'channel out', device: '', channel: '', wires: [] },
+      ]);
+      // channel out has no output: its effect is the stored message.
+      helper.getNode('fixed').receive({ payload: { on: true } });
+      helper.getNode('dynamic').receive({ payload: [1, 2], device: { id: south }, channel: 'arr' });
+      helper.getNode('dynamic').receive({ payload: 7, deviceId: north, channel: 'num' });
+      await waitFor('stored', () => platform.channels.list(north).length === 2 && platform.channels.list(south).length === 1);
+      // A channel is listed only once its first message is stored, so its aggregate is there too.
+      assert.deepEqual(platform.channels.aggregate(north, 'cmd').data, { on: true });
+      assert.deepEqual(platform.channels.aggregate(south, 'arr').data, [1, 2]);
+      assert.equal(platform.channels.aggregate(north, 'num').data, 7);
+    });
+
+    it('passes errors to Catch nodes with their code and stores nothing', async () => {
+      await helper.load(channelOut, [{ id: 'out', type: 'channel out', device: '', channel: '', wires: [] }]);
+      const errs = errors('out');
+      await inject('out', { payload: 1, deviceId: '00000000-0000-0000-0000-000000000000', channel: 'x' });
+      await inject('out', { payload: 1, deviceId: north });
+      await inject('out', { payload: 1, deviceId: north, channel: 'bad name' });
+      await inject('out', { payload: undefined, deviceId: north, channel: 'x' });
+      await waitFor('four errors', () => errs.length === 4);
+      assert.match(errs[0], /No device/);
+      assert.match(errs[1], /No channel/);
+      assert.match(errs[2], /Channel names/);
+      assert.match(errs[3], /JSON value/);
+      assert.deepEqual(platform.channels.list(north), []);
+    });
+  });
+
+  describe('aggregate', () => {
+    it('reads the aggregate and merge-patches it, recording the patch as a message', async () => {
+      await platform.channels.publish(north, 'state', { mode: 'auto', limits: { hi: 80, lo: 10 } });
+      await helper.load(aggregateNode, [
+        { id: 'reader', type: 'aggregate', action: 'get', device: north, channel: 'state', wires: [['out']] },
+        { id: 'patcher', type: 'aggregate', action: 'patch', device: '', channel: 'state', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      await inject('patcher', { payload: { limits: { lo: null } }, device: { id: north } });
+      await inject('reader', {});
+      await waitFor('two results', () => msgs.length === 2);
+      assert.deepEqual(msgs[0].payload, { mode: 'auto', limits: { hi: 80 } });
+      assert.match(msgs[0].messageId, /^[0-9]+$/);
+      assert.deepEqual(msgs[1].payload, { mode: 'auto', limits: { hi: 80 } });
+      assert.equal(msgs[1].aggregate.lastMessageId, msgs[0].messageId);
+      assert.equal((await platform.channels.history(north, 'state')).items.length, 2);
+    });
+
+    it('reports an unknown channel to Catch nodes', async () => {
+      await helper.load(aggregateNode, [{ id: 'reader', type: 'aggregate', action: 'get', device: north, channel: 'nope', wires: [] }]);
+      const errs = errors('reader');
+      await inject('reader', {});
+      await waitFor('an error', () => errs.length === 1);
+      assert.match(errs[0], /no channel "nope"/);
+    });
+  });
+
+  describe('history', () => {
+    it('queries messages with msg.limit, msg.order and msg.after overriding the node, and returns the next cursor', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await platform.channels.publish(north, 't', { i })).id);
+      await helper.load(historyNode, [
+        { id: 'h', type: 'history', device: north, channel: 't', range: '1', rangeUnit: 'hours', limit: '100', order: 'desc', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      await inject('h', {});
+      await inject('h', { limit: 2, order: 'asc', after: ids[1] });
+      await waitFor('two pages', () => msgs.length === 2);
+      assert.deepEqual(msgs[0].payload.map((m: Msg) => m.data.i), [4, 3, 2, 1, 0]);
+      assert.equal(msgs[0].next, null);
+      assert.deepEqual(msgs[1].payload.map((m: Msg) => m.id), [ids[2], ids[3]]);
+      assert.equal(msgs[1].next, ids[3]);
+      assert.equal(typeof msgs[1].payload[0].ts, 'number');
+    });
+
+    it('reports a limit out of range to Catch nodes', async () => {
+      await platform.channels.publish(north, 't', 1);
+      await helper.load(historyNode, [{ id: 'h', type: 'history', device: north, channel: 't', range: '', limit: '100', order: 'desc', wires: [] }]);
+      const errs = errors('h');
+      await inject('h', { limit: 5000 });
+      await waitFor('an error', () => errs.length === 1);
+      assert.match(errs[0], /limit must be an integer from 1 to 1000/);
+    });
+  });
+
+  describe('device status', () => {
+    it('emits when a matching device connects over MQTT and when its last connection closes', async () => {
+      await helper.load(deviceStatus, [
+        { id: 's', type: 'device status', deviceMode: 'selector', selector: 'site=north', wires: [['out']] },
+        { id: 'out', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      const port = await platform.broker.listen();
+      const token = await platform.devices.rotateToken(north);
+      const other = await platform.devices.rotateToken(south);
+      const a = await connect(`mqtt://127.0.0.1:${port}`, { clientId: north, username: north, password: token });
+      const b = await connect(`mqtt://127.0.0.1:${port}`, { clientId: `${north}:2`, username: north, password: token });
+      const c = await connect(`mqtt://127.0.0.1:${port}`, { clientId: south, username: south, password: other });
+      await waitFor('connect', () => msgs.length === 1);
+      await a.endAsync();
+      await c.endAsync();
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(msgs.length, 1, 'one of two connections closing is not a disconnect');
+      await b.endAsync();
+      await waitFor('disconnect', () => msgs.length === 2);
+      assert.deepEqual(msgs.map((m) => [m.event, m.payload.online, m.device.id, m.topic]), [
+        ['DeviceConnect', true, north, `devices/${north}/status`],
+        ['DeviceDisconnect', false, north, `devices/${north}/status`],
+      ]);
+      assert.equal(platform.devices.require(north).online, false);
+      assert.equal(platform.devices.require(north).lastSeen, msgs[1].payload.lastSeen);
+    });
+  });
+});
