@@ -1,6 +1,9 @@
 import type { Logger } from './log';
 
-/** The device fields every event carries, so a consumer need not look the device up. */
+/**
+ * The device fields every event carries, so a consumer need not look the device up.
+ * Events are shared by every handler: handlers must not change them (copy first).
+ */
 export interface DeviceRef {
   id: string;
   name: string;
@@ -15,6 +18,8 @@ export interface MessageCreateEvent {
   /** Server time of the message, in ms since the Unix epoch (decoded from the id). */
   ts: number;
   data: unknown;
+  /** The data as stored JSON text: parsing it is the cheapest way to get a private copy. */
+  json: string;
 }
 
 export interface AggregateUpdateEvent {

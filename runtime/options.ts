@@ -61,7 +61,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000 },
   retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
-  store: { messageShards: 4, checkpointIntervalMs: 1000 },
+  store: { messageShards: 1, checkpointIntervalMs: 1000 },
   workerId: 0,
   auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
 };

@@ -29,8 +29,8 @@ export = function register(RED: NodeAPI) {
         status!.add();
         node.send({
           topic: `devices/${event.device.id}/channels/${event.channel}`,
-          payload: copy(event.data),
-          device: event.device,
+          payload: event.type === 'MessageCreate' ? JSON.parse(event.json) : copy(event.data),
+          device: { ...event.device, labels: { ...event.device.labels } },
           channel: event.channel,
           messageId: event.messageId,
           ts: event.ts,

@@ -41,18 +41,22 @@ export interface AclMatch {
   params: Record<string, string>;
 }
 
+/** Patterns split once: this runs for every packet. */
+const compiled = new WeakMap<AclRule, string[]>();
+
 /** The first rule whose pattern matches and whose check passes, or null (denied). */
 export function authorize(rules: readonly AclRule[], topic: string, ctx: AclContext): AclMatch | null {
   const levels = topic.split('/');
   for (const rule of rules) {
-    const params = matchPattern(rule.pattern, levels);
+    let parts = compiled.get(rule);
+    if (!parts) compiled.set(rule, (parts = rule.pattern.split('/')));
+    const params = matchPattern(parts, levels);
     if (params && checks[rule.check](ctx, params)) return { rule, params };
   }
   return null;
 }
 
-function matchPattern(pattern: string, levels: string[]): Record<string, string> | null {
-  const parts = pattern.split('/');
+function matchPattern(parts: string[], levels: string[]): Record<string, string> | null {
   const params: Record<string, string> = {};
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i];

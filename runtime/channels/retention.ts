@@ -50,10 +50,9 @@ export class RetentionTrimmer {
   }
 
   /** Called on each append: cheap unless the stream is well over its count limit. */
-  nudge(stream: string, retention: Retention): void {
+  nudge(stream: string, maxCount: number): void {
+    if (this.deps.log.count(stream) <= maxCount + Math.max(100, Math.floor(maxCount / 10))) return;
     if (this.urgent.has(stream)) return;
-    const slack = Math.max(100, Math.floor(retention.maxCount / 10));
-    if (this.deps.log.stats(stream).count <= retention.maxCount + slack) return;
     this.urgent.add(stream);
     if (this.urgentScheduled) return;
     this.urgentScheduled = true;

@@ -208,7 +208,7 @@ export class ChannelService {
     else await this.configs.insert(doc);
     this.configured.add(stream.key);
     stream.retention = retention;
-    this.trimmer.nudge(stream.key, this.retentionOf(stream));
+    this.trimmer.nudge(stream.key, this.retentionOf(stream).maxCount);
     return this.info(stream);
   }
 
@@ -229,7 +229,7 @@ export class ChannelService {
   private async append(device: Device, channel: string, payload: ParsedPayload): Promise<PublishResult> {
     if (this.stopping) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
-    const id = this.deps.ids.next();
+    const { id, ms: ts } = this.deps.ids.nextWithTime();
     try {
       await this.log.append(stream.key, id, payload.json);
     } catch (err) {
@@ -238,18 +238,18 @@ export class ChannelService {
       throw err;
     }
     // Continuations run in commit order, so merges happen in id order.
-    const ts = idToTime(id);
     const aggregate: Aggregate = { data: mergePatch(stream.aggregate?.data, payload.data), updatedAt: ts, lastMessageId: id };
     stream.aggregate = aggregate;
     this.checkpoints.markDirty(stream.key, aggregate);
     this.deps.devices.markSeen(device);
-    this.trimmer.nudge(stream.key, this.retentionOf(stream));
+    this.trimmer.nudge(stream.key, stream.retention.maxCount ?? this.deps.options.retention.maxCount);
     const { events } = this.deps;
-    if (events.has('MessageCreate')) {
-      events.emit({ type: 'MessageCreate', device: deviceRef(device), channel, messageId: id, ts, data: payload.data });
-    }
-    if (events.has('AggregateUpdate')) {
-      events.emit({ type: 'AggregateUpdate', device: deviceRef(device), channel, messageId: id, ts, data: aggregate.data });
+    const onMessage = events.has('MessageCreate');
+    const onAggregate = events.has('AggregateUpdate');
+    if (onMessage || onAggregate) {
+      const ref = deviceRef(device);
+      if (onMessage) events.emit({ type: 'MessageCreate', device: ref, channel, messageId: id, ts, data: payload.data, json: payload.json });
+      if (onAggregate) events.emit({ type: 'AggregateUpdate', device: ref, channel, messageId: id, ts, data: aggregate.data });
     }
     return { id, ts, aggregate };
   }

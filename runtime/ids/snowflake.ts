@@ -33,6 +33,11 @@ export class SnowflakeGenerator {
 
   /** The next id. Strictly greater than every id this generator made or observed. */
   next(): string {
+    return this.nextWithTime().id;
+  }
+
+  /** The next id and the millisecond it encodes (saves decoding it again). */
+  nextWithTime(): { id: string; ms: number } {
     let ms = this.now();
     // A clock that steps back must not make an id go back: hold the time where it was.
     if (ms < this.lastMs) ms = this.lastMs;
@@ -47,7 +52,7 @@ export class SnowflakeGenerator {
       this.lastMs = ms;
       this.seq = 0;
     }
-    return compose(this.lastMs, this.worker, this.seq);
+    return { id: compose(this.lastMs, this.worker, this.seq), ms: this.lastMs };
   }
 
   /**

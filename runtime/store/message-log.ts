@@ -39,6 +39,8 @@ export interface MessageLog {
   flush(): Promise<void>;
   read(stream: string, range: LogRange): Promise<LogRecord[]>;
   stats(stream: string): StreamStats;
+  /** The stream's message count (cheap: called per message). */
+  count(stream: string): number;
   /** How many of the stream's messages have ids below `id`. */
   countBefore(stream: string, id: string): number;
   streams(): IterableIterator<string>;
@@ -191,6 +193,10 @@ export class NedbMessageLog implements MessageLog {
       firstId: unpadId(keys[0].slice(cut)),
       lastId: unpadId(keys[keys.length - 1].slice(cut)),
     };
+  }
+
+  count(stream: string): number {
+    return this.index.get(stream)?.length ?? 0;
   }
 
   countBefore(stream: string, id: string): number {
