@@ -50,6 +50,8 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         maxDepth: read.int('FIELDFLOW_MAX_DEPTH', 32, 1, 1000),
         // FIELDFLOW_MAX_CHANNELS_PER_DEVICE, default 1000.
         maxChannelsPerDevice: read.int('FIELDFLOW_MAX_CHANNELS_PER_DEVICE', 1000, 1, 1_000_000),
+        // FIELDFLOW_MAX_AGGREGATE_BYTES, default 1048576 (1 MiB): largest a channel's aggregate may grow.
+        maxAggregateBytes: read.int('FIELDFLOW_MAX_AGGREGATE_BYTES', 1024 * 1024, 1024, 256 * 1024 * 1024),
       },
       retention: {
         // FIELDFLOW_RETENTION_DAYS, default 30: default maximum message age (channels can override).

@@ -63,6 +63,8 @@ export const Errors = {
   INVALID_CHANNEL_NAME: define('FF_INVALID_CHANNEL_NAME', 400, 'Invalid channel name'),
   INVALID_SELECTOR: define('FF_INVALID_SELECTOR', 400, 'Invalid label selector'),
   CHANNEL_LIMIT: define('FF_CHANNEL_LIMIT', 409, 'Too many channels on this device'),
+  AGGREGATE_TOO_LARGE: define('FF_AGGREGATE_TOO_LARGE', 413, 'Aggregate would be too large'),
+  BAD_REQUEST: define('FF_BAD_REQUEST', 400, 'Malformed request'),
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),

@@ -19,6 +19,8 @@ export interface PlatformOptions {
     maxDepth: number;
     /** Most channels one device may have. */
     maxChannelsPerDevice: number;
+    /** Largest a channel's aggregate may grow, as JSON bytes. */
+    maxAggregateBytes: number;
   };
   retention: {
     /** Default maximum age of a channel's messages, in seconds. */
@@ -59,7 +61,7 @@ export type PartialPlatformOptions = {
 export const DEFAULT_OPTIONS: PlatformOptions = {
   dataDir: './data',
   mqtt: { port: 1883, host: '0.0.0.0' },
-  ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000 },
+  ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000, maxAggregateBytes: 1024 * 1024 },
   retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
   store: { messageShards: 1, checkpointIntervalMs: 1000 },
   workerId: 0,

@@ -40,8 +40,12 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   const mqttPort = await platform.broker.listen();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(settings.port, settings.host, () => resolve());
+    server.listen(settings.port, settings.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
+  server.on('error', (err) => log.error('http listener error', { error: err.message }));
   const httpPort = (server.address() as net.AddressInfo).port;
 
   printBanner(settings, httpPort, mqttPort, started.admin);
@@ -86,6 +90,11 @@ function printBanner(
 }
 
 async function main(): Promise<void> {
+  // A forgotten promise somewhere (ours, Node-RED's or a flow's) must not stop a platform that devices
+  // depend on; it is a bug to fix, so it is logged loudly.
+  process.on('unhandledRejection', (reason) => {
+    process.stderr.write(`Unhandled promise rejection (please report): ${(reason as Error)?.stack ?? String(reason)}\n`);
+  });
   let running: RunningServer;
   try {
     running = await startServer();

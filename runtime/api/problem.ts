@@ -33,7 +33,8 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number; l
     case 'request.size.invalid':
       return Errors.MALFORMED_JSON('Body was incomplete');
     default:
-      return null;
+      // Other client errors from express or body-parser (a malformed URL escape, a corrupt gzip body).
+      return err.status !== undefined && err.status >= 400 && err.status < 500 ? Errors.BAD_REQUEST(err.message) : null;
   }
 }
 

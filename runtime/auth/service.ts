@@ -117,12 +117,12 @@ export class AuthService {
     if (wait > 0) {
       throw Errors.TOO_MANY_ATTEMPTS(`Too many failed logins; try again in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
     }
+    // Count the attempt before the (slow) password check, so concurrent guesses cannot all pass the limit.
+    this.limiter.fail(client);
     const user = await this.verifyPassword(username, password);
-    if (!user) {
-      this.limiter.fail(client);
-      throw Errors.AUTH_INVALID('Wrong username or password');
-    }
+    if (!user) throw Errors.AUTH_INVALID('Wrong username or password');
     this.limiter.succeed(client);
+    await this.pruneExpired();
     const token = newToken(USER_TOKEN_PREFIX);
     const t = this.now();
     const doc: TokenDoc = { _id: hashToken(token), username, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
@@ -143,6 +143,13 @@ export class AuthService {
       return null;
     }
     return this.getUser(doc.username);
+  }
+
+  /** Forget expired tokens (done at each login, so the table cannot grow with dead entries). */
+  private async pruneExpired(): Promise<void> {
+    const expired = [...this.tokenCache.values()].filter((t) => t.expiresAt <= this.now()).map((t) => t._id);
+    for (const id of expired) this.tokenCache.delete(id);
+    await this.tokens.removeMany(expired);
   }
 
   async revokeToken(token: string): Promise<boolean> {

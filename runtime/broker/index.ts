@@ -2,7 +2,7 @@ import net from 'node:net';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Aedes, Client, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
+import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
 import { Errors, isFieldflowError } from '../errors';
 import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
@@ -27,8 +27,8 @@ interface Session {
   tokenHash: string;
   /** Set when the device is deleted or its token rotated, so nothing more is accepted from it. */
   revoked: boolean;
-  /** QoS 2 packet ids being ingested, so a retransmission is not stored twice. */
-  qos2InFlight: Set<number>;
+  /** QoS 2 packets being stored, by packet id: a retransmission waits for the same store. */
+  qos2InFlight: Map<number, Promise<void>>;
 }
 
 export interface BrokerDeps {
@@ -74,8 +74,10 @@ export class Broker {
       authenticate: (client, username, password, cb) => broker!.authenticateDevice(client, username, password, cb),
       authorizePublish: (client, packet, cb) => broker!.authorizeDevicePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => broker!.authorizeDeviceSubscribe(client, sub, cb),
+      authorizeForward: (client, packet) => broker!.forwardToOwnNamespace(client, packet),
     });
     broker = new Broker(aedes, deps);
+    broker.persistOnlyAuthorizedSubscriptions();
     return broker;
   }
 
@@ -84,12 +86,18 @@ export class Broker {
     const { port, host } = this.deps.options.mqtt;
     if (port === null) return null;
     // No Nagle: PUBACKs are small and latency-sensitive.
-    this.tcp = net.createServer({ noDelay: true }, (socket) => this.handle(socket));
+    const tcp = net.createServer({ noDelay: true }, (socket) => this.handle(socket));
+    this.tcp = tcp;
     await new Promise<void>((resolve, reject) => {
-      this.tcp!.once('error', reject);
-      this.tcp!.listen(port, host, () => resolve());
+      tcp.once('error', reject);
+      tcp.listen(port, host, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
     });
-    return (this.tcp.address() as net.AddressInfo).port;
+    // Accept errors (out of file descriptors, say) must not take the process down.
+    tcp.on('error', (err) => this.deps.log.error('mqtt listener error', { error: err.message }));
+    return (tcp.address() as net.AddressInfo).port;
   }
 
   /** Serve MQTT over WebSocket on `path` of an HTTP server, next to whatever else upgrades there. */
@@ -158,7 +166,7 @@ export class Broker {
     if (requested !== '' && requested !== device.id && !requested.startsWith(device.id + ':')) {
       return refuse(IDENTIFIER_REJECTED, `${Errors.MQTT_CLIENT_ID_REJECTED.code}: client id must be the device id or "<device id>:<suffix>"`);
     }
-    this.sessions.set(client, { deviceId: device.id, tokenHash: device.tokenHash, revoked: false, qos2InFlight: new Set() });
+    this.sessions.set(client, { deviceId: device.id, tokenHash: device.tokenHash, revoked: false, qos2InFlight: new Map() });
     cb(null, true);
   }
 
@@ -176,33 +184,30 @@ export class Broker {
   }
 
   private ingest(client: Client, session: Session, channel: string, packet: PublishPacket, cb: (err?: Error | null) => void): void {
-    const qos2Id = packet.qos === 2 ? packet.messageId : undefined;
-    if (qos2Id !== undefined) {
-      // [MQTT-4.3.3-2] a retransmitted QoS 2 PUBLISH must not be delivered twice.
-      if (session.qos2InFlight.has(qos2Id)) return cb(null);
-      session.qos2InFlight.add(qos2Id);
-      if (packet.dup) {
-        const persistence = (this.aedes as Aedes & { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
-        persistence.incomingGetPacket(client, packet).then(
-          () => {
-            session.qos2InFlight.delete(qos2Id);
-            cb(null);
-          },
-          () => this.store(session, channel, packet, cb, qos2Id),
-        );
-        return;
-      }
+    if (packet.qos !== 2 || packet.messageId === undefined) {
+      this.store(session, channel, packet).then(() => cb(null), cb);
+      return;
     }
-    this.store(session, channel, packet, cb, qos2Id);
+    // [MQTT-4.3.3-2] a retransmitted QoS 2 PUBLISH must not be stored twice, and its PUBREC must
+    // not go out before the first copy is stored.
+    const id = packet.messageId;
+    const inFlight = session.qos2InFlight.get(id);
+    if (inFlight) {
+      inFlight.then(() => cb(null), cb);
+      return;
+    }
+    const persistence = (this.aedes as Aedes & { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
+    const stored = (packet.dup ? persistence.incomingGetPacket(client, packet).then(() => true, () => false) : Promise.resolve(false))
+      .then((seen) => (seen ? undefined : this.store(session, channel, packet)))
+      .finally(() => session.qos2InFlight.delete(id));
+    session.qos2InFlight.set(id, stored);
+    stored.then(() => cb(null), cb);
   }
 
-  private store(session: Session, channel: string, packet: PublishPacket, cb: (err?: Error | null) => void, qos2Id?: number): void {
-    const done = (err?: Error | null) => {
-      if (qos2Id !== undefined) session.qos2InFlight.delete(qos2Id);
-      cb(err);
-    };
-    this.deps.channels.publishRaw(session.deviceId, channel, packet.payload as Buffer).then(
-      () => done(null),
+  /** Store a device publish. Resolves when it is stored or refused for good; rejects when it should be resent. */
+  private store(session: Session, channel: string, packet: PublishPacket): Promise<void> {
+    return this.deps.channels.publishRaw(session.deviceId, channel, packet.payload as Buffer).then(
+      () => undefined,
       (err: Error) => {
         if (isFieldflowError(err) && err.status < 500) {
           // [MQTT-3.3.5-2] acknowledge and drop: the client must not resend a message that will
@@ -215,12 +220,11 @@ export class Broker {
             bytes: (packet.payload as Buffer).length,
           });
           packet.topic = DROPPED_TOPIC;
-          done(null);
-        } else {
-          // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
-          this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
-          done(err);
+          return;
         }
+        // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
+        this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
+        throw err;
       },
     );
   }
@@ -231,6 +235,33 @@ export class Broker {
     this.deps.log.warn('mqtt subscribe denied', { device: session?.deviceId, topic: sub.topic.slice(0, 256) });
     // A null subscription is a failure return code (0x80) in the SUBACK [MQTT-3.9.3-2]; the connection stays.
     cb(null, null);
+  }
+
+  /**
+   * Deliver a packet to a client only if it is under the client's own namespace. The subscribe ACL
+   * already refuses wider filters; this also covers what Aedes queued for a persistent session
+   * and replays on reconnect, which is not checked against the subscribe hook again.
+   */
+  private forwardToOwnNamespace(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    const session = this.sessions.get(client);
+    if (!session || session.revoked) return null;
+    const own = `devices/${session.deviceId}`;
+    return packet.topic === own || packet.topic.startsWith(own + '/') ? packet : null;
+  }
+
+  /**
+   * Aedes saves every filter of a SUBSCRIBE packet for a persistent session, the refused ones
+   * included (and queues messages for them while the device is away). Only authorized filters
+   * may reach its persistence.
+   */
+  private persistOnlyAuthorizedSubscriptions(): void {
+    type Persistence = { addSubscriptions(client: Client, subs: Subscription[]): Promise<void> };
+    const persistence = (this.aedes as Aedes & { persistence: Persistence }).persistence;
+    const addSubscriptions = persistence.addSubscriptions.bind(persistence);
+    persistence.addSubscriptions = (client, subs) => {
+      const session = this.sessions.get(client);
+      return addSubscriptions(client, session ? subs.filter((s) => authorize(SUBSCRIBE_ACL, s.topic, session)) : []);
+    };
   }
 
   private onClientReady(client: Client): void {

@@ -39,7 +39,7 @@ export class RetentionTrimmer {
   constructor(private readonly deps: TrimmerDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => this.schedule(() => this.sweep()), this.deps.intervalSeconds * 1000);
+    this.timer = setInterval(() => void this.sweep(), this.deps.intervalSeconds * 1000);
     this.timer.unref();
   }
 
@@ -64,9 +64,9 @@ export class RetentionTrimmer {
     });
   }
 
-  /** One pass over every stream. */
+  /** One pass over every stream, queued behind any trim already running (two at once could over-trim). */
   sweep(): Promise<void> {
-    return this.trim([...this.deps.log.streams()]);
+    return this.schedule(() => this.trim([...this.deps.log.streams()]));
   }
 
   private schedule(task: () => Promise<void>): Promise<void> {

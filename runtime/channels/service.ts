@@ -67,6 +67,10 @@ interface Stream {
   channel: string;
   retention: RetentionOverrides;
   aggregate: Aggregate | null;
+  /** Appends submitted and not yet finished. */
+  pending: number;
+  /** Size of the aggregate as JSON when last measured, plus every patch merged since: an upper bound. */
+  aggregateBytes: number;
 }
 
 interface ChannelDoc {
@@ -229,14 +233,19 @@ export class ChannelService {
   private async append(device: Device, channel: string, payload: ParsedPayload): Promise<PublishResult> {
     if (this.stopping) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
+    this.checkAggregateSize(stream, payload);
     const { id, ms: ts } = this.deps.ids.nextWithTime();
+    stream.pending++;
     try {
       await this.log.append(stream.key, id, payload.json);
     } catch (err) {
-      // A channel whose first message failed must not linger as an empty one.
-      if (!this.visible(stream) && this.log.stats(stream.key).count === 0) this.forgetStream(stream);
+      // A channel whose first message failed must not linger as an empty one (unless another
+      // message to it is still on its way).
+      if (--stream.pending === 0 && !this.visible(stream)) this.forgetStream(stream);
       throw err;
     }
+    stream.pending--;
+    stream.aggregateBytes += payload.json.length;
     // Continuations run in commit order, so merges happen in id order.
     const aggregate: Aggregate = { data: mergePatch(stream.aggregate?.data, payload.data), updatedAt: ts, lastMessageId: id };
     stream.aggregate = aggregate;
@@ -254,16 +263,30 @@ export class ChannelService {
     return { id, ts, aggregate };
   }
 
+  /**
+   * Refuse a message that would grow the aggregate past its limit. The exact size is measured only
+   * when the running upper bound says it might be over, so the common case costs an addition.
+   */
+  private checkAggregateSize(stream: Stream, payload: ParsedPayload): void {
+    const limit = this.limits.maxAggregateBytes;
+    if (stream.aggregateBytes + payload.json.length <= limit) return;
+    const merged = JSON.stringify(mergePatch(stream.aggregate?.data, payload.data)) ?? '';
+    stream.aggregateBytes = JSON.stringify(stream.aggregate?.data ?? null).length;
+    if (merged.length > limit) {
+      throw Errors.AGGREGATE_TOO_LARGE(`Merging this message would make the aggregate ${merged.length} bytes; the limit is ${limit}. Delete keys with null, or send a non-object to replace it.`);
+    }
+  }
+
   /** Rebuild state the log has but the checkpoints do not: streams, and merges after the last checkpoint. */
   private async recover(): Promise<void> {
+    // Leftovers of a device whose deletion was interrupted: finish deleting them.
+    const orphans = new Set([...this.log.streams(), ...this.streams.keys()].filter((key) => !this.deps.devices.get(splitStreamKey(key).deviceId)));
+    for (const key of orphans) {
+      this.deps.log.warn('removing the channel of a deleted device', { stream: key });
+      await this.dropStream(key).catch((err) => this.deps.log.error('could not remove the channel of a deleted device', { stream: key, error: (err as Error).message }));
+    }
     for (const key of [...this.log.streams()]) {
-      const { deviceId } = splitStreamKey(key);
-      if (!this.deps.devices.get(deviceId)) {
-        // Left over from a device whose deletion was interrupted.
-        this.deps.log.warn('dropping messages of a deleted device', { device: deviceId });
-        await this.dropStream(key);
-        continue;
-      }
+      if (orphans.has(key)) continue;
       const stream = this.stream(key);
       let after = stream.aggregate?.lastMessageId;
       let replayed = 0;
@@ -282,6 +305,7 @@ export class ChannelService {
       }
       if (replayed > 0 && stream.aggregate) this.checkpoints.markDirty(key, stream.aggregate);
     }
+    for (const stream of this.streams.values()) stream.aggregateBytes = JSON.stringify(stream.aggregate?.data ?? null).length;
     await this.checkpoints.flush();
   }
 
@@ -300,7 +324,7 @@ export class ChannelService {
     let stream = this.streams.get(key);
     if (stream) return stream;
     const { deviceId, channel } = splitStreamKey(key);
-    stream = { key, deviceId, channel, retention: {}, aggregate: null };
+    stream = { key, deviceId, channel, retention: {}, aggregate: null, pending: 0, aggregateBytes: 0 };
     this.streams.set(key, stream);
     let channels = this.byDevice.get(deviceId);
     if (!channels) this.byDevice.set(deviceId, (channels = new Map()));
@@ -329,12 +353,16 @@ export class ChannelService {
     this.byDevice.get(stream.deviceId)?.delete(stream.channel);
   }
 
+  /** Delete a channel's messages, checkpoint and settings. What fails is retried by recover() on the next start. */
   private async dropStream(key: string): Promise<void> {
     const stream = this.streams.get(key);
     if (stream) this.forgetStream(stream);
     await this.log.drop(key);
     await this.checkpoints.forget(key);
-    if (this.configured.delete(key)) await this.configs.remove(key);
+    if (this.configured.has(key)) {
+      await this.configs.remove(key);
+      this.configured.delete(key);
+    }
   }
 
   private retentionOf(stream: Stream | undefined): Retention {

@@ -146,16 +146,12 @@ export class DeviceRegistry {
       if (value === null) delete labels[key];
       else labels[key] = value;
     }
-    const next: Device = {
-      ...current,
+    await this.change(current, {
       name: patch.name ?? current.name,
       model: patch.model === undefined ? current.model : patch.model,
       labels,
       updatedAt: this.now(),
-    };
-    await this.collection.replace(toDoc(next));
-    // Swap the object in place so holders of a reference (live sessions) see the change.
-    Object.assign(current, next);
+    });
     return current;
   }
 
@@ -171,11 +167,26 @@ export class DeviceRegistry {
   async rotateToken(id: string): Promise<string> {
     const device = this.require(id);
     const token = newToken(DEVICE_TOKEN_PREFIX);
-    const next = { ...device, tokenHash: hashToken(token), updatedAt: this.now() };
-    await this.collection.replace(toDoc(next));
-    Object.assign(device, next);
+    await this.change(device, { tokenHash: hashToken(token), updatedAt: this.now() });
     await this.revoke(id, 'rotated');
     return token;
+  }
+
+  /**
+   * Change a device in memory first, then write it. Every write then carries the newest state,
+   * whatever order concurrent changes and status flushes reach the file in; a failed write puts
+   * the old values back.
+   */
+  private async change(device: Device, fields: Partial<Device>): Promise<void> {
+    const before: Partial<Device> = {};
+    for (const key of Object.keys(fields) as Array<keyof Device>) (before as Record<string, unknown>)[key] = device[key];
+    Object.assign(device, fields);
+    try {
+      await this.collection.replace(toDoc(device));
+    } catch (err) {
+      Object.assign(device, before);
+      throw err;
+    }
   }
 
   /** The device, if `token` is its current token. */

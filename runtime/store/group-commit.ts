@@ -11,11 +11,15 @@ export class GroupCommit<T> {
 
   /**
    * @param write persists a batch; it resolves only when the batch is durable.
-   * @param maxBatch the most items one write takes, so one write stays bounded in time and size.
+   * @param sizeOf an item's size in bytes, to bound a batch by bytes as well as by count.
+   * @param maxBatch the most items one write takes.
+   * @param maxBytes the most bytes one write takes (a batch always takes at least one item).
    */
   constructor(
     private readonly write: (items: T[]) => Promise<void>,
+    private readonly sizeOf: (item: T) => number = () => 0,
     private readonly maxBatch = 4096,
+    private readonly maxBytes = 16 * 1024 * 1024,
   ) {}
 
   submit(item: T): Promise<void> {
@@ -35,10 +39,21 @@ export class GroupCommit<T> {
     while (this.active) await this.active;
   }
 
+  /** How many pending items the next write takes: up to maxBatch items and maxBytes bytes. */
+  private batchLength(): number {
+    let bytes = 0;
+    const n = Math.min(this.pending.length, this.maxBatch);
+    for (let i = 0; i < n; i++) {
+      bytes += this.sizeOf(this.pending[i].item);
+      if (bytes > this.maxBytes && i > 0) return i;
+    }
+    return n;
+  }
+
   private async drain(): Promise<void> {
     try {
       while (this.pending.length) {
-        const batch = this.pending.splice(0, this.maxBatch);
+        const batch = this.pending.splice(0, this.batchLength());
         try {
           await this.write(batch.map((p) => p.item));
           for (const p of batch) p.resolve();

@@ -28,7 +28,10 @@ export class NedbStore implements Store {
   readonly messages: MessageLog;
   private readonly opened: NedbCollection<any>[] = [];
 
-  constructor(private readonly options: NedbStoreOptions, log: Logger) {
+  constructor(
+    private readonly options: NedbStoreOptions,
+    private readonly log: Logger,
+  ) {
     const dir = options.dir === null ? null : path.join(options.dir, 'messages');
     this.messages = new NedbMessageLog(dir, options.messageShards, log);
   }
@@ -38,7 +41,7 @@ export class NedbStore implements Store {
   }
 
   async collection<T extends { _id: string }>(name: string): Promise<Collection<T>> {
-    const collection = await NedbCollection.open<T>(this.options.dir, `${name}.db`);
+    const collection = await NedbCollection.open<T>(this.options.dir, `${name}.db`, this.log);
     this.opened.push(collection);
     return collection;
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type Datastore from '@seald-io/nedb';
 import { openDatastore } from './nedb';
 import { GroupCommit } from './group-commit';
+import { NEDB_CHUNK } from './collection';
 import { padId, unpadId } from '../ids/snowflake';
 import type { Logger } from '../log';
 
@@ -63,6 +64,8 @@ const COMPACT_MIN_GARBAGE = 50_000;
 
 class Shard {
   ds!: Datastore;
+  /** Documents in the shard (kept here: NeDB can only count by building an array of them all). */
+  live = 0;
   garbage = 0;
   compacting: Promise<void> | null = null;
   readonly commit: GroupCommit<MessageDoc>;
@@ -70,21 +73,41 @@ class Shard {
   constructor(
     private readonly dir: string | null,
     readonly file: string,
+    private readonly log: Logger,
     onCommitted: (docs: MessageDoc[]) => void,
   ) {
-    this.commit = new GroupCommit<MessageDoc>(async (docs) => {
-      try {
-        await this.ds.insertAsync(docs);
-      } catch (err) {
-        await this.forget(docs);
-        throw err;
-      }
-      onCommitted(docs);
-    });
+    this.commit = new GroupCommit<MessageDoc>(
+      async (docs) => {
+        try {
+          await this.ds.insertAsync(docs);
+        } catch (err) {
+          await this.forget(docs);
+          throw err;
+        }
+        this.live += docs.length;
+        onCommitted(docs);
+      },
+      (doc) => doc._id.length + doc.d.length,
+    );
   }
 
   async open(): Promise<void> {
     this.ds = await openDatastore(this.dir, this.file);
+    this.live = this.ds.getAllData().length;
+  }
+
+  /** Remove a key range of one stream, in chunks NeDB can handle. Returns how many went. */
+  async removeKeys(keys: string[]): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < keys.length; i += NEDB_CHUNK) {
+      const chunk = keys.slice(i, i + NEDB_CHUNK);
+      const n = await this.ds.removeAsync({ _id: { $gte: chunk[0], $lte: chunk[chunk.length - 1] } }, { multi: true });
+      removed += n;
+      this.live -= n;
+      this.garbage += n;
+    }
+    this.maybeCompact();
+    return removed;
   }
 
   /**
@@ -105,12 +128,15 @@ class Shard {
     }
   }
 
-  maybeCompact(live: number): void {
-    if (this.compacting || this.garbage < COMPACT_MIN_GARBAGE || this.garbage < live) return;
+  private maybeCompact(): void {
+    if (this.compacting || this.garbage < COMPACT_MIN_GARBAGE || this.garbage < this.live) return;
     this.garbage = 0;
-    this.compacting = this.ds.compactDatafileAsync().finally(() => {
-      this.compacting = null;
-    });
+    this.compacting = this.ds
+      .compactDatafileAsync()
+      .catch((err) => this.log.error('message log compaction failed; the file keeps its dead lines', { file: this.file, error: (err as Error).message }))
+      .finally(() => {
+        this.compacting = null;
+      });
   }
 }
 
@@ -143,7 +169,7 @@ export class NedbMessageLog implements MessageLog {
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
     for (let i = 0; i < this.shardCount; i++) {
-      const shard = new Shard(this.dir, `messages-${i}.db`, (docs) => this.indexCommitted(docs));
+      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (docs) => this.indexCommitted(docs));
       const started = Date.now();
       await shard.open();
       this.shards.push(shard);
@@ -211,28 +237,27 @@ export class NedbMessageLog implements MessageLog {
   async trimOldest(stream: string, n: number): Promise<number> {
     const keys = this.index.get(stream);
     if (!keys || n <= 0) return 0;
+    // Out of the index first, so readers stop asking for messages that are on their way out.
     const doomed = keys.splice(0, Math.min(n, keys.length));
     if (keys.length === 0) this.index.delete(stream);
-    return this.removeRange(stream, doomed[0], doomed[doomed.length - 1]);
+    return this.shards[this.shardOf(stream)].removeKeys(doomed);
   }
 
   async drop(stream: string): Promise<number> {
-    const keys = this.index.get(stream);
-    if (!keys || keys.length === 0) return 0;
+    let removed = 0;
+    // Chunk by chunk, so a failure leaves the index describing exactly what is still stored.
+    for (;;) {
+      const keys = this.index.get(stream);
+      if (!keys || keys.length === 0) break;
+      removed += await this.trimOldest(stream, NEDB_CHUNK);
+    }
     this.index.delete(stream);
-    return this.removeRange(stream, keys[0], keys[keys.length - 1]);
+    this.streamShard.delete(stream);
+    return removed;
   }
 
   maxId(): string | undefined {
     return this.newest;
-  }
-
-  private async removeRange(stream: string, first: string, last: string): Promise<number> {
-    const shard = this.shards[this.shardOf(stream)];
-    const removed = await shard.ds.removeAsync({ _id: { $gte: first, $lte: last } }, { multi: true });
-    shard.garbage += removed;
-    shard.maybeCompact(shard.ds.getAllData().length);
-    return removed;
   }
 
   private indexCommitted(docs: MessageDoc[]): void {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { startServer, ADMIN_PASSWORD, type ServerProcess } from '../support/server';
 import type { Api } from '../support/http';
 import { connect, connackCode, waitFor } from '../support/mqtt';
@@ -104,6 +105,41 @@ describe('MQTT bad input, end to end', function () {
     await spy.publishAsync(`devices/${b.id}/channels/private`, '{"secret":1}', { qos: 1 });
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(received.filter((t) => t.includes(b.id)), []);
+  });
+
+  it("never delivers another device's messages to a persistent session, not even after it reconnects", async () => {
+    const spyId = `${a.id}:persistent`;
+    const spy = await connect(server.mqttUrl, { clientId: spyId, clean: false, username: a.id, password: a.token });
+    await spy.subscribeAsync([`devices/${a.id}/#`, '#', `devices/${b.id}/#`], { qos: 1 }).catch(() => undefined);
+    await spy.endAsync();
+    const victim = await open(b);
+    for (let i = 0; i < 5; i++) await victim.publishAsync(`devices/${b.id}/channels/secret`, JSON.stringify({ i }), { qos: 1 });
+    const received: string[] = [];
+    const back = await connect(server.mqttUrl, { clientId: spyId, clean: false, username: a.id, password: a.token });
+    clients.push(back);
+    back.on('message', (topic) => received.push(topic));
+    await victim.publishAsync(`devices/${b.id}/channels/secret`, '{"live":true}', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(received.filter((t) => !t.startsWith(`devices/${a.id}/`)), []);
+  });
+
+  it('stores a QoS 2 message once when its PUBLISH is retransmitted before the PUBREC', async () => {
+    const socket = net.connect(server.mqttPort, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const packets: any[] = [];
+    parser.on('packet', (p) => packets.push(p));
+    socket.on('data', (d) => parser.parse(d));
+    const send = (p: object) => socket.write(mqttPacket.generate(p as mqttPacket.Packet));
+    send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: a.id, keepalive: 30, username: a.id, password: Buffer.from(a.token) });
+    const publish = { cmd: 'publish', topic: `devices/${a.id}/channels/exactly-once`, payload: Buffer.from('{"n":1}'), qos: 2, messageId: 7, retain: false };
+    send({ ...publish, dup: false });
+    send({ ...publish, dup: true });
+    await waitFor('two PUBRECs', () => packets.filter((p) => p.cmd === 'pubrec').length === 2);
+    send({ cmd: 'pubrel', messageId: 7 });
+    await waitFor('PUBCOMP', () => packets.some((p) => p.cmd === 'pubcomp'));
+    socket.destroy();
+    assert.deepEqual(await stored(a, 'exactly-once'), [{ n: 1 }]);
   });
 
   it('acknowledges malformed and oversized payloads, drops them, counts them, and stays connected', async () => {

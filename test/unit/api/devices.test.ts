@@ -55,6 +55,7 @@ describe('REST API devices', () => {
     assertProblem(await s.admin.post('/devices', 'name=x', { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'FF_UNSUPPORTED_MEDIA_TYPE');
     assertProblem(await s.admin.post('/devices', { name: 'x'.repeat(70_000) }), 413, 'FF_PAYLOAD_TOO_LARGE');
     assertProblem(await s.admin.patch('/devices/00000000-0000-0000-0000-000000000000', { name: 'x' }), 404, 'FF_DEVICE_NOT_FOUND');
+    assertProblem(await s.admin.get('/devices/%E0%A4%A'), 400, 'FF_BAD_REQUEST');
     assert.deepEqual((await s.admin.get('/devices')).body.items, []);
   });
 

@@ -102,6 +102,29 @@ describe('channels', () => {
     }
   });
 
+  it('refuse a message that would grow the aggregate past its limit, and keep the rest', async () => {
+    const p = await startPlatform({ ingest: { maxAggregateBytes: 2048 } });
+    try {
+      const id = (await p.devices.create({ name: 'x' })).device.id;
+      let i = 0;
+      for (; i < 100; i++) {
+        const ok = await p.channels.publish(id, 'grow', { [`key${i}`]: 'v'.repeat(40) }).then(() => true, (err) => {
+          assert.equal(err.code, 'FF_AGGREGATE_TOO_LARGE');
+          return false;
+        });
+        if (!ok) break;
+      }
+      assert.ok(i > 20 && i < 100, `refused at message ${i}`);
+      assert.ok(JSON.stringify(p.channels.aggregate(id, 'grow').data).length <= 2048);
+      assert.equal(p.channels.get(id, 'grow').messageCount, i);
+      // Deleting keys with null keeps it under the limit, so the channel goes on working.
+      await p.channels.publish(id, 'grow', { key0: null, key1: null });
+      await p.channels.publish(id, 'grow', { small: 1 });
+    } finally {
+      await p.stop();
+    }
+  });
+
   it('emit MessageCreate then AggregateUpdate after the message is stored', async () => {
     const events: PlatformEvent[] = [];
     platform.events.on('MessageCreate', (e) => events.push(e));

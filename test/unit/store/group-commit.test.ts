@@ -47,12 +47,21 @@ describe('group commit', () => {
     await gc.submit(3);
   });
 
-  it('caps the batch size', async () => {
+  it('caps a batch by count', async () => {
     const sizes: number[] = [];
     const gc = new GroupCommit<number>(async (items) => {
       sizes.push(items.length);
-    }, 3);
+    }, () => 0, 3);
     await Promise.all([1, 2, 3, 4, 5, 6, 7].map((i) => gc.submit(i)));
     assert.deepEqual(sizes, [3, 3, 1]);
+  });
+
+  it('caps a batch by bytes, but always takes at least one item', async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommit<number>(async (items) => {
+      batches.push(items);
+    }, (n) => n, 100, 10);
+    await Promise.all([4, 4, 4, 50, 1].map((i) => gc.submit(i)));
+    assert.deepEqual(batches, [[4, 4], [4], [50], [1]]);
   });
 });

@@ -97,6 +97,20 @@ describe('the NeDB message log', () => {
     assert.equal(reopened.stats('d2/b').count, 0);
   });
 
+  it('drops a stream far larger than NeDB can remove in one call', async function () {
+    this.timeout(60_000);
+    const log = new NedbMessageLog(null, 1, silentLogger);
+    await log.open();
+    const n = 150_000;
+    for (let i = 0; i < n; i += 10_000) {
+      await Promise.all(Array.from({ length: 10_000 }, () => log.append('big/x', ids.next(), '1')));
+    }
+    await log.append('small/y', ids.next(), '2');
+    assert.equal(await log.drop('big/x'), n);
+    assert.equal(log.count('big/x'), 0);
+    assert.equal(log.count('small/y'), 1);
+  });
+
   it('keeps the shard count it was created with', async () => {
     const dir = tempDir();
     const { log, written } = await filled(dir, 30, ['d1/a', 'd2/b', 'd3/c', 'd4/d']);
