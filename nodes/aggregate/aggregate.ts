@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { copy, platformOf, showError, target } from '../lib/common';
+import { copy, onInput, platformOf, target } from '../lib/common';
 
 interface AggregateDef extends NodeDef {
   action: 'get' | 'patch';
@@ -17,27 +17,20 @@ export = function register(RED: NodeAPI) {
     const node = this;
     const platform = platformOf(RED);
 
-    node.on('input', async (msg, send, done) => {
-      try {
-        const { deviceId, channel } = target(config, msg);
-        const out = msg as typeof msg & Record<string, unknown>;
-        if (config.action === 'patch') {
-          const result = await platform.channels.publish(deviceId, channel, msg.payload);
-          out.payload = copy(result.aggregate.data);
-          out.messageId = result.id;
-          out.aggregate = { updatedAt: result.aggregate.updatedAt, lastMessageId: result.aggregate.lastMessageId };
-        } else {
-          const aggregate = platform.channels.aggregate(deviceId, channel);
-          out.payload = copy(aggregate.data);
-          out.aggregate = { updatedAt: aggregate.updatedAt, lastMessageId: aggregate.lastMessageId };
-        }
-        node.status({});
-        send(out);
-        done();
-      } catch (err) {
-        showError(node, err);
-        done(err as Error);
+    onInput(node, async (msg) => {
+      const { deviceId, channel } = target(config, msg);
+      if (config.action === 'patch') {
+        const result = await platform.channels.publish(deviceId, channel, msg.payload);
+        msg.payload = copy(result.aggregate.data);
+        msg.messageId = result.id;
+        msg.aggregate = { updatedAt: result.aggregate.updatedAt, lastMessageId: result.aggregate.lastMessageId };
+      } else {
+        const aggregate = platform.channels.aggregate(deviceId, channel);
+        msg.payload = copy(aggregate.data);
+        msg.aggregate = { updatedAt: aggregate.updatedAt, lastMessageId: aggregate.lastMessageId };
       }
+      node.status({});
+      return msg;
     });
   }
   RED.nodes.registerType('aggregate', AggregateNode);

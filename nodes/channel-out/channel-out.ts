@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { CountStatus, platformOf, showError, target } from '../lib/common';
+import { CountStatus, onInput, platformOf, target } from '../lib/common';
 
 interface ChannelOutDef extends NodeDef {
   device: string;
@@ -14,24 +14,10 @@ export = function register(RED: NodeAPI) {
     const platform = platformOf(RED);
     const status = new CountStatus(node, 'stored');
 
-    node.on('input', (msg, _send, done) => {
-      let dest: { deviceId: string; channel: string };
-      try {
-        dest = target(config, msg);
-      } catch (err) {
-        showError(node, err);
-        return done(err as Error);
-      }
-      platform.channels.publish(dest.deviceId, dest.channel, msg.payload).then(
-        () => {
-          status.add();
-          done();
-        },
-        (err: Error) => {
-          showError(node, err);
-          done(err);
-        },
-      );
+    onInput(node, async (msg) => {
+      const { deviceId, channel } = target(config, msg);
+      await platform.channels.publish(deviceId, channel, msg.payload);
+      status.add();
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { platformOf, showError, target } from '../lib/common';
+import { onInput, platformOf, target } from '../lib/common';
 import type { HistoryQuery } from '../../runtime/channels/service';
 
 interface HistoryDef extends NodeDef {
@@ -24,26 +24,19 @@ export = function register(RED: NodeAPI) {
     const node = this;
     const platform = platformOf(RED);
 
-    node.on('input', async (msg, send, done) => {
-      try {
-        const { deviceId, channel } = target(config, msg);
-        const m = msg as typeof msg & Record<string, unknown>;
-        const query: HistoryQuery = {
-          after: (m.after as HistoryQuery['after']) ?? lookBack(config),
-          before: m.before as HistoryQuery['before'],
-          limit: m.limit === undefined ? Number(config.limit || 100) : Number(m.limit),
-          order: ((m.order as string) ?? config.order ?? 'desc') as 'asc' | 'desc',
-        };
-        const page = await platform.channels.history(deviceId, channel, query);
-        m.payload = page.items;
-        m.next = page.next;
-        node.status({ fill: 'green', shape: 'dot', text: `${page.items.length} messages` });
-        send(m);
-        done();
-      } catch (err) {
-        showError(node, err);
-        done(err as Error);
-      }
+    onInput(node, async (msg) => {
+      const { deviceId, channel } = target(config, msg);
+      const query: HistoryQuery = {
+        after: (msg.after as HistoryQuery['after']) ?? lookBack(config),
+        before: msg.before as HistoryQuery['before'],
+        limit: msg.limit === undefined ? Number(config.limit || 100) : Number(msg.limit),
+        order: ((msg.order as string) ?? config.order ?? 'desc') as 'asc' | 'desc',
+      };
+      const page = await platform.channels.history(deviceId, channel, query);
+      msg.payload = page.items;
+      msg.next = page.next;
+      node.status({ fill: 'green', shape: 'dot', text: `${page.items.length} messages` });
+      return msg;
     });
   }
 

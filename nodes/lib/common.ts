@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { Platform } from '../../runtime';
 import type { DeviceRef } from '../../runtime/events';
 import { parseSelector, matchesSelector } from '../../runtime/devices/selector';
@@ -42,6 +42,25 @@ export function target(config: { device?: string; channel?: string }, msg: NodeM
   if (!deviceId) throw new Error('No device: set one on the node, or send msg.deviceId (or msg.device.id)');
   if (!channel) throw new Error('No channel: set one on the node, or send msg.channel');
   return { deviceId, channel };
+}
+
+/**
+ * Node-RED's input pattern for an async handler: the handler returns the message to send (or
+ * nothing), and any error reaches Catch nodes through done(err) and shows on the node's status.
+ */
+export function onInput(node: Node, handler: (msg: NodeMessageInFlow & Record<string, unknown>) => Promise<NodeMessage | void>): void {
+  node.on('input', (msg, send, done) => {
+    handler(msg as NodeMessageInFlow & Record<string, unknown>).then(
+      (out) => {
+        if (out) send(out);
+        done();
+      },
+      (err: Error) => {
+        showError(node, err);
+        done(err);
+      },
+    );
+  });
 }
 
 /** Show an error on the node's status: the catalog code when there is one. */
