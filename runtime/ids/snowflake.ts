@@ -101,3 +101,16 @@ export function unpadId(padded: string): string {
   while (i < padded.length - 1 && padded.charCodeAt(i) === 48) i++;
   return padded.slice(i);
 }
+
+/**
+ * An id as two exact numbers: its millisecond (a double holds it exactly) and its low 22 bits
+ * (worker and sequence). Comparing (ms, low) pairs orders ids like their values, with no strings.
+ */
+export function splitId(id: string): { ms: number; low: number } {
+  const value = BigInt(id);
+  return { ms: Number(value >> TIME_SHIFT) + EPOCH_MS, low: Number(value & ((1n << TIME_SHIFT) - 1n)) };
+}
+
+export function joinId(ms: number, low: number): string {
+  return ((BigInt(ms - EPOCH_MS) << TIME_SHIFT) | BigInt(low)).toString();
+}

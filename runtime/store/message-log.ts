@@ -3,8 +3,8 @@ import path from 'node:path';
 import type Datastore from '@seald-io/nedb';
 import { openDatastore } from './nedb';
 import { GroupCommit } from './group-commit';
-import { NEDB_CHUNK } from './collection';
-import { padId, unpadId } from '../ids/snowflake';
+import { ID_WIDTH, joinId, padId, splitId } from '../ids/snowflake';
+import { StreamColumns } from './columns';
 import type { Logger } from '../log';
 
 /** One stored message as the log returns it. `json` is the data as JSON text. */
@@ -52,42 +52,83 @@ export interface MessageLog {
   maxId(): string | undefined;
 }
 
-/** A document as NeDB stores it. `_id` is "<stream>|<padded id>", so a stream's ids are one key range. */
-interface MessageDoc {
+/**
+ * A segment: the messages of one group-commit write, as one NeDB document, in columns. All ids
+ * are one string and all texts another, so a stored message costs a few array slots and no
+ * object of its own: memory per message stays low, and the garbage collector's work follows the
+ * number of writes, not of messages.
+ */
+interface SegmentDoc {
+  /** The padded id of the segment's first message. */
   _id: string;
-  d: string;
+  /** The streams the segment holds messages of. */
+  s: string[];
+  /** Per message: its stream, as an index into `s`. */
+  n: number[];
+  /** The messages' padded ids, ID_WIDTH characters each. */
+  k: string;
+  /** The messages' data as JSON texts, one after another. */
+  t: string;
+  /** Per message: where its text ends in `t`. */
+  o: number[];
 }
 
-const SEP = '|';
-/** Dead lines (from trimming) a shard may carry before it is rewritten. */
-const COMPACT_MIN_GARBAGE = 50_000;
+interface Pending {
+  stream: string;
+  key: string;
+  ms: number;
+  low: number;
+  json: string;
+}
+
+interface Segment {
+  no: number;
+  id: string;
+  shard: Shard;
+  /** The texts and their end offsets (the document's own, or the same values). */
+  t: string;
+  o: number[];
+  /** Messages stored in the segment document. */
+  total: number;
+  /** Of those, the ones still in a stream's index. */
+  live: number;
+}
+
+/** A segment whose live messages fall to this share of its stored ones is rewritten. */
+const REWRITE_BELOW = 0.5;
+const UPKEEP_DELAY_MS = 1000;
+/** Dead lines (from rewrites and removals) a shard file may carry before it is rewritten. */
+const COMPACT_MIN_GARBAGE = 10_000;
 
 class Shard {
   ds!: Datastore;
-  /** Documents in the shard (kept here: NeDB can only count by building an array of them all). */
+  /** Segment documents in the file (NeDB can only count them by building an array of them all). */
   live = 0;
   garbage = 0;
   compacting: Promise<void> | null = null;
-  readonly commit: GroupCommit<MessageDoc>;
+  readonly commit: GroupCommit<Pending>;
 
   constructor(
     private readonly dir: string | null,
     readonly file: string,
     private readonly log: Logger,
-    onCommitted: (docs: MessageDoc[]) => void,
+    onCommitted: (shard: Shard, doc: SegmentDoc, batch: Pending[]) => void,
   ) {
-    this.commit = new GroupCommit<MessageDoc>(
-      async (docs) => {
+    this.commit = new GroupCommit<Pending>(
+      async (batch) => {
+        const doc = toSegment(batch);
         try {
-          await this.ds.insertAsync(docs);
+          await this.ds.insertAsync(doc);
         } catch (err) {
-          await this.forget(docs);
+          // NeDB puts a document in memory before it writes it: take it out again, so memory
+          // does not hold messages the disk does not.
+          await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
           throw err;
         }
-        this.live += docs.length;
-        onCommitted(docs);
+        this.live++;
+        onCommitted(this, doc, batch);
       },
-      (doc) => doc._id.length + doc.d.length,
+      (p) => p.json.length + ID_WIDTH + 8,
     );
   }
 
@@ -96,36 +137,16 @@ class Shard {
     this.live = this.ds.getAllData().length;
   }
 
-  /** Remove a key range of one stream, in chunks NeDB can handle. Returns how many went. */
-  async removeKeys(keys: string[]): Promise<number> {
-    let removed = 0;
-    for (let i = 0; i < keys.length; i += NEDB_CHUNK) {
-      const chunk = keys.slice(i, i + NEDB_CHUNK);
-      const n = await this.ds.removeAsync({ _id: { $gte: chunk[0], $lte: chunk[chunk.length - 1] } }, { multi: true });
-      removed += n;
-      this.live -= n;
-      this.garbage += n;
-    }
+  async remove(id: string): Promise<void> {
+    this.live -= await this.ds.removeAsync({ _id: id }, {});
+    this.garbage++;
     this.maybeCompact();
-    return removed;
   }
 
-  /**
-   * NeDB puts a batch in memory before it writes it; if the write fails, take the batch out
-   * again so memory does not hold messages the disk does not. A batch is the newest part of each
-   * of its streams, so one key range per stream covers it.
-   */
-  private async forget(docs: MessageDoc[]): Promise<void> {
-    const ranges = new Map<string, [string, string]>();
-    for (const doc of docs) {
-      const stream = doc._id.slice(0, doc._id.lastIndexOf(SEP));
-      const r = ranges.get(stream);
-      if (!r) ranges.set(stream, [doc._id, doc._id]);
-      else r[1] = doc._id;
-    }
-    for (const [lo, hi] of ranges.values()) {
-      await this.ds.removeAsync({ _id: { $gte: lo, $lte: hi } }, { multi: true }).catch(() => undefined);
-    }
+  async rewrite(doc: SegmentDoc): Promise<void> {
+    await this.ds.updateAsync({ _id: doc._id }, doc, {});
+    this.garbage++;
+    this.maybeCompact();
   }
 
   private maybeCompact(): void {
@@ -140,19 +161,56 @@ class Shard {
   }
 }
 
+function toSegment(batch: Pending[]): SegmentDoc {
+  const streams: string[] = [];
+  const slot = new Map<string, number>();
+  const n: number[] = [];
+  const o: number[] = [];
+  let end = 0;
+  for (const p of batch) {
+    let i = slot.get(p.stream);
+    if (i === undefined) {
+      i = streams.length;
+      slot.set(p.stream, i);
+      streams.push(p.stream);
+    }
+    n.push(i);
+    end += p.json.length;
+    o.push(end);
+  }
+  return { _id: batch[0].key, s: streams, n, k: batch.map((p) => p.key).join(''), t: batch.map((p) => p.json).join(''), o };
+}
+
+/** The messages of a segment document, one by one. */
+function* messagesOf(doc: SegmentDoc): Generator<Pending> {
+  for (let i = 0; i < doc.o.length; i++) {
+    const key = doc.k.slice(i * ID_WIDTH, (i + 1) * ID_WIDTH);
+    const { ms, low } = splitId(key);
+    yield { stream: doc.s[doc.n[i]], key, ms, low, json: doc.t.slice(i === 0 ? 0 : doc.o[i - 1], doc.o[i]) };
+  }
+}
+
 /**
- * The NeDB message log. Messages are spread over a few shards (one NeDB file each) by stream, so
- * that a shard's compaction, which rewrites its whole file, stalls only part of the traffic.
+ * The NeDB message log. Each group-commit write is one NeDB document (a segment) holding every
+ * message of the batch, appended to the shard's file in one write. Reads come from an in-memory
+ * index per stream (columns of numbers) that points into the segments NeDB already holds.
  *
- * NeDB keeps every document in memory; on top of that this class keeps, per stream, the sorted
- * array of its keys, so paging is a binary search and a key-range read instead of a scan.
+ * Trimming removes a stream's oldest rows from its index; a segment whose messages are all gone
+ * is deleted, and one that is half gone is rewritten with the rest, so memory follows what is
+ * retained.
  */
 export class NedbMessageLog implements MessageLog {
   private readonly shards: Shard[] = [];
-  private readonly index = new Map<string, string[]>();
+  private readonly index = new Map<string, StreamColumns>();
   private readonly streamShard = new Map<string, number>();
-  private newest: string | undefined;
+  private readonly segments = new Map<number, Segment>();
+  private nextSegmentNo = 1;
+  private newest: { ms: number; low: number } | undefined;
   private shardCount: number;
+  /** Segments to delete or rewrite, handled one at a time in the background. */
+  private readonly upkeep = new Set<Segment>();
+  private upkeepRunning: Promise<void> | null = null;
+  private upkeepTimer: NodeJS.Timeout | null = null;
 
   /**
    * @param dir the directory of the shard files, or null to keep the log in memory (tests).
@@ -169,24 +227,29 @@ export class NedbMessageLog implements MessageLog {
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
     for (let i = 0; i < this.shardCount; i++) {
-      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (docs) => this.indexCommitted(docs));
+      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (s, doc, batch) => this.indexSegment(s, doc, batch));
       const started = Date.now();
       await shard.open();
       this.shards.push(shard);
-      const n = this.indexShard(shard, i);
-      if (this.dir !== null) {
-        this.log.info(`loaded ${shard.file}`, { messages: n, ms: Date.now() - started });
+      let messages = 0;
+      // getAllData walks the _id tree in order: segments in write order, so each stream's ids arrive sorted.
+      for (const doc of shard.ds.getAllData() as unknown as SegmentDoc[]) {
+        messages += this.indexSegment(shard, doc, messagesOf(doc), i);
       }
+      if (this.dir !== null) this.log.info(`loaded ${shard.file}`, { messages, segments: shard.live, ms: Date.now() - started });
     }
   }
 
   async close(): Promise<void> {
     await this.flush();
+    if (this.upkeepTimer) clearTimeout(this.upkeepTimer);
+    await this.runUpkeep();
     for (const shard of this.shards) if (shard.compacting) await shard.compacting;
   }
 
   append(stream: string, id: string, json: string): Promise<void> {
-    return this.shards[this.shardOf(stream)].commit.submit({ _id: stream + SEP + padId(id), d: json });
+    const { ms, low } = splitId(id);
+    return this.shards[this.shardOf(stream)].commit.submit({ stream, key: padId(id), ms, low, json });
   }
 
   async flush(): Promise<void> {
@@ -194,31 +257,35 @@ export class NedbMessageLog implements MessageLog {
   }
 
   async read(stream: string, range: LogRange): Promise<LogRecord[]> {
-    const keys = this.index.get(stream);
-    if (!keys || keys.length === 0 || range.limit <= 0) return [];
-    const prefix = stream + SEP;
-    let lo = range.after === undefined ? 0 : upperBound(keys, prefix + padId(range.after));
-    let hi = range.before === undefined ? keys.length : lowerBound(keys, prefix + padId(range.before));
+    const cols = this.index.get(stream);
+    if (!cols || cols.length === 0 || range.limit <= 0) return [];
+    let lo = 0;
+    let hi = cols.length;
+    if (range.after !== undefined) {
+      const a = splitId(range.after);
+      lo = cols.upperBound(a.ms, a.low);
+    }
+    if (range.before !== undefined) {
+      const b = splitId(range.before);
+      hi = cols.lowerBound(b.ms, b.low);
+    }
     if (lo >= hi) return [];
     if (range.order === 'asc') hi = Math.min(hi, lo + range.limit);
     else lo = Math.max(lo, hi - range.limit);
-    const docs = (await this.shards[this.shardOf(stream)].ds.findAsync({
-      _id: { $gte: keys[lo], $lte: keys[hi - 1] },
-    })) as unknown as MessageDoc[];
-    // NeDB returns a key range in key order; a trim that ran meanwhile can only make it shorter.
-    const records = docs.map((doc) => ({ id: unpadId(doc._id.slice(prefix.length)), json: doc.d }));
+    const records: LogRecord[] = [];
+    for (let i = lo; i < hi; i++) {
+      const segment = this.segments.get(cols.segAt(i))!;
+      const p = cols.posAt(i);
+      records.push({ id: joinId(cols.msAt(i), cols.lowAt(i)), json: segment.t.slice(p === 0 ? 0 : segment.o[p - 1], segment.o[p]) });
+    }
     return range.order === 'asc' ? records : records.reverse();
   }
 
   stats(stream: string): StreamStats {
-    const keys = this.index.get(stream);
-    if (!keys || keys.length === 0) return { count: 0, firstId: undefined, lastId: undefined };
-    const cut = stream.length + 1;
-    return {
-      count: keys.length,
-      firstId: unpadId(keys[0].slice(cut)),
-      lastId: unpadId(keys[keys.length - 1].slice(cut)),
-    };
+    const cols = this.index.get(stream);
+    if (!cols || cols.length === 0) return { count: 0, firstId: undefined, lastId: undefined };
+    const last = cols.length - 1;
+    return { count: cols.length, firstId: joinId(cols.msAt(0), cols.lowAt(0)), lastId: joinId(cols.msAt(last), cols.lowAt(last)) };
   }
 
   count(stream: string): number {
@@ -226,8 +293,10 @@ export class NedbMessageLog implements MessageLog {
   }
 
   countBefore(stream: string, id: string): number {
-    const keys = this.index.get(stream);
-    return keys ? lowerBound(keys, stream + SEP + padId(id)) : 0;
+    const cols = this.index.get(stream);
+    if (!cols) return 0;
+    const { ms, low } = splitId(id);
+    return cols.lowerBound(ms, low);
   }
 
   streams(): IterableIterator<string> {
@@ -235,60 +304,110 @@ export class NedbMessageLog implements MessageLog {
   }
 
   async trimOldest(stream: string, n: number): Promise<number> {
-    const keys = this.index.get(stream);
-    if (!keys || n <= 0) return 0;
-    // Out of the index first, so readers stop asking for messages that are on their way out.
-    const doomed = keys.splice(0, Math.min(n, keys.length));
-    if (keys.length === 0) this.index.delete(stream);
-    return this.shards[this.shardOf(stream)].removeKeys(doomed);
+    const cols = this.index.get(stream);
+    if (!cols || n <= 0) return 0;
+    const count = cols.shift(n, (no) => {
+      const segment = this.segments.get(no)!;
+      segment.live--;
+      if (segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+    });
+    if (cols.length === 0) this.index.delete(stream);
+    this.scheduleUpkeep();
+    return count;
   }
 
   async drop(stream: string): Promise<number> {
-    let removed = 0;
-    // Chunk by chunk, so a failure leaves the index describing exactly what is still stored.
-    for (;;) {
-      const keys = this.index.get(stream);
-      if (!keys || keys.length === 0) break;
-      removed += await this.trimOldest(stream, NEDB_CHUNK);
-    }
-    this.index.delete(stream);
+    const removed = await this.trimOldest(stream, Infinity);
     this.streamShard.delete(stream);
     return removed;
   }
 
   maxId(): string | undefined {
-    return this.newest;
+    return this.newest && joinId(this.newest.ms, this.newest.low);
   }
 
-  private indexCommitted(docs: MessageDoc[]): void {
-    for (const doc of docs) {
-      const stream = doc._id.slice(0, doc._id.lastIndexOf(SEP));
-      let keys = this.index.get(stream);
-      if (!keys) this.index.set(stream, (keys = []));
-      keys.push(doc._id);
-    }
-    this.noteNewest(docs[docs.length - 1]._id);
-  }
-
-  private indexShard(shard: Shard, shardNo: number): number {
-    // NeDB's getAllData walks the _id tree in order, so each stream's keys arrive sorted.
-    const docs = shard.ds.getAllData() as unknown as MessageDoc[];
-    for (const doc of docs) {
-      const stream = doc._id.slice(0, doc._id.lastIndexOf(SEP));
-      let keys = this.index.get(stream);
-      if (!keys) {
-        this.index.set(stream, (keys = []));
-        this.streamShard.set(stream, shardNo);
+  /** Add a segment's messages to the index. Returns how many it holds. */
+  private indexSegment(shard: Shard, doc: SegmentDoc, messages: Iterable<Pending>, shardNo?: number): number {
+    const segment: Segment = { no: this.nextSegmentNo++, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: doc.o.length };
+    this.segments.set(segment.no, segment);
+    let pos = 0;
+    for (const m of messages) {
+      let cols = this.index.get(m.stream);
+      if (!cols) {
+        this.index.set(m.stream, (cols = new StreamColumns()));
+        if (shardNo !== undefined) this.streamShard.set(m.stream, shardNo);
       }
-      keys.push(doc._id);
-      this.noteNewest(doc._id);
+      cols.push(m.ms, m.low, segment.no, pos++);
+      if (!this.newest || m.ms > this.newest.ms || (m.ms === this.newest.ms && m.low > this.newest.low)) this.newest = { ms: m.ms, low: m.low };
     }
-    return docs.length;
+    return segment.total;
   }
 
-  private noteNewest(key: string): void {
-    const id = unpadId(key.slice(key.lastIndexOf(SEP) + 1));
-    if (this.newest === undefined || padId(id) > padId(this.newest)) this.newest = id;
+  /**
+   * Segments are looked at a moment after trimming starts, not per trim: a retention sweep trims
+   * stream after stream, and a segment shared by many streams would otherwise be rewritten again
+   * and again on its way to empty.
+   */
+  private scheduleUpkeep(): void {
+    if (this.upkeepTimer || this.upkeep.size === 0) return;
+    this.upkeepTimer = setTimeout(() => {
+      this.upkeepTimer = null;
+      void this.runUpkeep();
+    }, UPKEEP_DELAY_MS);
+    this.upkeepTimer.unref();
+  }
+
+  /** Delete emptied segments and rewrite half-empty ones, one at a time, off the caller's path. */
+  private runUpkeep(): Promise<void> {
+    this.upkeepRunning ??= (async () => {
+      try {
+        while (this.upkeep.size) {
+          const segment: Segment = this.upkeep.values().next().value!;
+          this.upkeep.delete(segment);
+          await this.tidy(segment).catch((err) => this.log.error('message log upkeep failed', { segment: segment.id, error: (err as Error).message }));
+        }
+      } finally {
+        this.upkeepRunning = null;
+      }
+    })();
+    return this.upkeepRunning;
+  }
+
+  private async tidy(segment: Segment): Promise<void> {
+    if (!this.segments.has(segment.no)) return;
+    if (segment.live > 0 && segment.live > segment.total * REWRITE_BELOW) return;
+    const doc = segment.live === 0 ? null : ((await segment.shard.ds.findOneAsync({ _id: segment.id })) as unknown as SegmentDoc | null);
+    // Keep the messages still in their stream's index: trims only ever take a stream's oldest rows.
+    const kept = doc ? [...messagesOf(doc)].filter((m) => this.rowOf(m) !== -1) : [];
+    if (kept.length === 0) {
+      this.segments.delete(segment.no);
+      await segment.shard.remove(segment.id);
+      return;
+    }
+    const rewritten = toSegment(kept);
+    rewritten._id = segment.id;
+    await segment.shard.rewrite(rewritten);
+    // Repoint the rows in one synchronous step, so a read sees the old layout or the new one.
+    let live = 0;
+    kept.forEach((m, pos) => {
+      const row = this.rowOf(m);
+      if (row === -1) return; // trimmed while the rewrite was being written
+      this.index.get(m.stream)!.move(row, segment.no, pos);
+      live++;
+    });
+    segment.t = rewritten.t;
+    segment.o = rewritten.o;
+    segment.total = kept.length;
+    segment.live = live;
+    if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+  }
+
+  /** The row of a message in its stream's index, or -1 if it is no longer there. */
+  private rowOf(m: Pending): number {
+    const cols = this.index.get(m.stream);
+    if (!cols) return -1;
+    const row = cols.lowerBound(m.ms, m.low);
+    return row < cols.length && cols.msAt(row) === m.ms && cols.lowAt(row) === m.low ? row : -1;
   }
 
   private shardOf(stream: string): number {
@@ -310,7 +429,10 @@ export class NedbMessageLog implements MessageLog {
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     const metaFile = path.join(this.dir, 'messages.meta.json');
     if (fs.existsSync(metaFile)) {
-      const stored = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { shards: number };
+      const stored = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as { shards: number; format?: number };
+      if (stored.format !== FORMAT) {
+        throw new Error(`${metaFile}: message log format ${stored.format ?? 1} is not this version's (${FORMAT}); start with an empty data directory`);
+      }
       if (stored.shards !== this.shardCount) {
         this.log.warn('message log shard count is fixed by existing data; using the stored count', {
           configured: this.shardCount,
@@ -319,34 +441,13 @@ export class NedbMessageLog implements MessageLog {
       }
       return stored.shards;
     }
-    fs.writeFileSync(metaFile, JSON.stringify({ shards: this.shardCount }) + '\n', { mode: 0o600 });
+    fs.writeFileSync(metaFile, JSON.stringify({ shards: this.shardCount, format: FORMAT }) + '\n', { mode: 0o600 });
     return this.shardCount;
   }
 }
 
-/** First index whose key is >= `key`. */
-export function lowerBound(keys: string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid] < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** First index whose key is > `key`. */
-export function upperBound(keys: string[], key: string): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (keys[mid] <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+/** The on-disk layout of the message files; bumped when it changes. */
+const FORMAT = 3;
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

@@ -77,7 +77,7 @@ describe('the NeDB message log', () => {
     } finally {
       storage.appendFileAsync = original;
     }
-    assert.equal(fs.readFileSync(file, 'utf8').trim().split('\n').length, 1000);
+    assert.ok(fs.readFileSync(file, 'utf8').trim().split('\n').length <= 2, 'one document per write');
     assert.equal(log.stats('d/x').count, 1000);
     assert.ok(appends > 0 && appends <= 2, `expected 1-2 appends, saw ${appends}`);
   });
@@ -109,6 +109,42 @@ describe('the NeDB message log', () => {
     assert.equal(await log.drop('big/x'), n);
     assert.equal(log.count('big/x'), 0);
     assert.equal(log.count('small/y'), 1);
+  });
+
+  it('forgets trimmed messages on disk too, even when they share writes with messages that stay', async () => {
+    const dir = tempDir();
+    const log = new NedbMessageLog(dir, 1, silentLogger);
+    await log.open();
+    const kept: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      // Each round is one write holding messages of both streams.
+      const a = ids.next();
+      const b = ids.next();
+      kept.push(b);
+      await Promise.all([log.append('short/a', a, JSON.stringify({ a: round })), log.append('long/b', b, JSON.stringify({ b: round }))]);
+    }
+    assert.equal(await log.trimOldest('short/a', 9), 9);
+    await log.close();
+    const reopened = new NedbMessageLog(dir, 1, silentLogger);
+    await reopened.open();
+    // NeDB rewrites the file without superseded lines when it loads it.
+    const file = fs.readFileSync(path.join(dir, 'messages-0.db'), 'utf8');
+    assert.deepEqual((await reopened.read('short/a', { limit: 100, order: 'asc' })).map((r) => JSON.parse(r.json)), [{ a: 9 }]);
+    assert.deepEqual((await reopened.read('long/b', { limit: 100, order: 'asc' })).map((r) => r.id), kept);
+    assert.ok(!file.includes('{\\"a\\":0}'), 'a trimmed message is still in the file');
+  });
+
+  it('deletes a write from disk once all its messages are trimmed', async () => {
+    const dir = tempDir();
+    const log = new NedbMessageLog(dir, 1, silentLogger);
+    await log.open();
+    await Promise.all(Array.from({ length: 50 }, () => log.append('only/x', ids.next(), '{"x":1}')));
+    await log.append('only/x', ids.next(), '{"last":true}');
+    await log.trimOldest('only/x', 50);
+    await log.close();
+    const reopened = new NedbMessageLog(dir, 1, silentLogger);
+    await reopened.open();
+    assert.equal(reopened.count('only/x'), 1);
   });
 
   it('keeps the shard count it was created with', async () => {
