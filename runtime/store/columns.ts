@@ -64,25 +64,24 @@ export class StreamColumns {
 
   /** First row whose id is >= (ms, low). */
   lowerBound(ms: number, low: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const m = this.ms[this.start + mid];
-      if (m < ms || (m === ms && this.low[this.start + mid] < low)) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return this.search(ms, low, false);
   }
 
   /** First row whose id is > (ms, low). */
   upperBound(ms: number, low: number): number {
+    return this.search(ms, low, true);
+  }
+
+  /** Binary search for the first row past (ms, low), counting an equal row as past it unless `skipEqual`. */
+  private search(ms: number, low: number, skipEqual: boolean): number {
     let lo = 0;
     let hi = this.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const m = this.ms[this.start + mid];
-      if (m < ms || (m === ms && this.low[this.start + mid] <= low)) lo = mid + 1;
+      const l = this.low[this.start + mid];
+      const before = m < ms || (m === ms && (skipEqual ? l <= low : l < low));
+      if (before) lo = mid + 1;
       else hi = mid;
     }
     return lo;
