@@ -57,7 +57,10 @@ export class StreamColumns {
     if (this.start === this.end) {
       this.start = this.end = 0;
     } else if (this.start > this.ms.length / 2) {
-      this.compact(this.ms.length);
+      // Give memory back when a stream shrank for good (its retention was lowered, say).
+      let capacity = this.ms.length;
+      while (capacity > 8 && this.length < capacity / 4) capacity /= 2;
+      this.compact(capacity);
     }
     return count;
   }

@@ -79,6 +79,8 @@ interface Pending {
   ms: number;
   low: number;
   json: string;
+  /** Its place in a segment document, when read from one. */
+  pos?: number;
 }
 
 interface Segment {
@@ -92,7 +94,21 @@ interface Segment {
   total: number;
   /** Of those, the ones still in a stream's index. */
   live: number;
+  /** Rewrite even if mostly live: it holds messages of a dropped (deleted) stream. */
+  purge: boolean;
 }
+
+/**
+ * A stream's horizon: the id of its newest trimmed message. Trimming changes the index at once
+ * but a segment's file line only later (or never, while it stays mostly live), so the horizon is
+ * what keeps trimmed messages from coming back when the file is loaded again.
+ */
+interface HorizonDoc {
+  _id: string;
+  h: string;
+}
+
+const HORIZON_PREFIX = '~';
 
 /** A segment whose live messages fall to this share of its stored ones is rewritten. */
 const REWRITE_BELOW = 0.5;
@@ -121,8 +137,8 @@ class Shard {
           await this.ds.insertAsync(doc);
         } catch (err) {
           // NeDB puts a document in memory before it writes it: take it out again, so memory
-          // does not hold messages the disk does not.
-          await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
+          // does not hold messages the disk does not. (A key clash was refused before that.)
+          if (!(err as { errorType?: string }).errorType) await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
           throw err;
         }
         this.live++;
@@ -141,6 +157,12 @@ class Shard {
     this.live -= await this.ds.removeAsync({ _id: id }, {});
     this.garbage++;
     this.maybeCompact();
+  }
+
+  async setHorizon(stream: string, key: string): Promise<void> {
+    const _id = HORIZON_PREFIX + stream;
+    const replaced = await this.ds.updateAsync({ _id }, { _id, h: key } satisfies HorizonDoc, { upsert: true });
+    if (!replaced.upsert) this.garbage++;
   }
 
   async rewrite(doc: SegmentDoc): Promise<void> {
@@ -186,7 +208,7 @@ function* messagesOf(doc: SegmentDoc): Generator<Pending> {
   for (let i = 0; i < doc.o.length; i++) {
     const key = doc.k.slice(i * ID_WIDTH, (i + 1) * ID_WIDTH);
     const { ms, low } = splitId(key);
-    yield { stream: doc.s[doc.n[i]], key, ms, low, json: doc.t.slice(i === 0 ? 0 : doc.o[i - 1], doc.o[i]) };
+    yield { stream: doc.s[doc.n[i]], key, ms, low, json: doc.t.slice(i === 0 ? 0 : doc.o[i - 1], doc.o[i]), pos: i };
   }
 }
 
@@ -204,6 +226,8 @@ export class NedbMessageLog implements MessageLog {
   private readonly index = new Map<string, StreamColumns>();
   private readonly streamShard = new Map<string, number>();
   private readonly segments = new Map<number, Segment>();
+  /** Segment numbers are reused: the index stores them in 32 bits, and a process can outlive 2^32 writes. */
+  private readonly freeSegmentNos: number[] = [];
   private nextSegmentNo = 1;
   private newest: { ms: number; low: number } | undefined;
   private shardCount: number;
@@ -227,14 +251,19 @@ export class NedbMessageLog implements MessageLog {
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
     for (let i = 0; i < this.shardCount; i++) {
-      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (s, doc, batch) => this.indexSegment(s, doc, batch));
+      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
       const started = Date.now();
       await shard.open();
       this.shards.push(shard);
       let messages = 0;
+      const docs = shard.ds.getAllData() as unknown as Array<SegmentDoc | HorizonDoc>;
+      const horizons = new Map<string, string>();
+      for (const doc of docs) if (doc._id.startsWith(HORIZON_PREFIX)) horizons.set(doc._id.slice(HORIZON_PREFIX.length), (doc as HorizonDoc).h);
       // getAllData walks the _id tree in order: segments in write order, so each stream's ids arrive sorted.
-      for (const doc of shard.ds.getAllData() as unknown as SegmentDoc[]) {
-        messages += this.indexSegment(shard, doc, messagesOf(doc), i);
+      for (const doc of docs) {
+        if (doc._id.startsWith(HORIZON_PREFIX)) continue;
+        const segment = doc as SegmentDoc;
+        messages += this.indexSegment(shard, segment, [...messagesOf(segment)].filter((m) => !(m.key <= (horizons.get(m.stream) ?? ''))), i);
       }
       if (this.dir !== null) this.log.info(`loaded ${shard.file}`, { messages, segments: shard.live, ms: Date.now() - started });
     }
@@ -243,6 +272,7 @@ export class NedbMessageLog implements MessageLog {
   async close(): Promise<void> {
     await this.flush();
     if (this.upkeepTimer) clearTimeout(this.upkeepTimer);
+    this.upkeepTimer = null;
     await this.runUpkeep();
     for (const shard of this.shards) if (shard.compacting) await shard.compacting;
   }
@@ -304,22 +334,34 @@ export class NedbMessageLog implements MessageLog {
   }
 
   async trimOldest(stream: string, n: number): Promise<number> {
-    const cols = this.index.get(stream);
-    if (!cols || n <= 0) return 0;
-    const count = cols.shift(n, (no) => {
-      const segment = this.segments.get(no)!;
-      segment.live--;
-      if (segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
-    });
-    if (cols.length === 0) this.index.delete(stream);
-    this.scheduleUpkeep();
-    return count;
+    return this.removeOldest(stream, n, false);
   }
 
   async drop(stream: string): Promise<number> {
-    const removed = await this.trimOldest(stream, Infinity);
+    const removed = await this.removeOldest(stream, Infinity, true);
     this.streamShard.delete(stream);
     return removed;
+  }
+
+  /**
+   * Take a stream's oldest rows out of the index, record the new horizon, and queue the segments
+   * that lost messages. `purge` (a deleted stream) has its segments rewritten whatever is left.
+   */
+  private async removeOldest(stream: string, n: number, purge: boolean): Promise<number> {
+    const cols = this.index.get(stream);
+    if (!cols || n <= 0) return 0;
+    const count = Math.min(n, cols.length);
+    const horizon = padId(joinId(cols.msAt(count - 1), cols.lowAt(count - 1)));
+    cols.shift(count, (no) => {
+      const segment = this.segments.get(no)!;
+      segment.live--;
+      if (purge) segment.purge = true;
+      if (purge || segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+    });
+    if (cols.length === 0) this.index.delete(stream);
+    this.scheduleUpkeep();
+    await this.shards[this.shardOf(stream)].setHorizon(stream, horizon);
+    return count;
   }
 
   maxId(): string | undefined {
@@ -327,20 +369,24 @@ export class NedbMessageLog implements MessageLog {
   }
 
   /** Add a segment's messages to the index. Returns how many it holds. */
-  private indexSegment(shard: Shard, doc: SegmentDoc, messages: Iterable<Pending>, shardNo?: number): number {
-    const segment: Segment = { no: this.nextSegmentNo++, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: doc.o.length };
+  private indexSegment(shard: Shard, doc: SegmentDoc, messages: Pending[], shardNo?: number): number {
+    const no = this.freeSegmentNos.pop() ?? this.nextSegmentNo++;
+    const segment: Segment = { no, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: messages.length, purge: false };
     this.segments.set(segment.no, segment);
-    let pos = 0;
-    for (const m of messages) {
+    // Messages behind their stream's horizon were trimmed before the file was last loaded.
+    if (segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i];
       let cols = this.index.get(m.stream);
       if (!cols) {
         this.index.set(m.stream, (cols = new StreamColumns()));
         if (shardNo !== undefined) this.streamShard.set(m.stream, shardNo);
       }
-      cols.push(m.ms, m.low, segment.no, pos++);
+      // A fresh batch is the document in order; messages read back from a file carry their place.
+      cols.push(m.ms, m.low, segment.no, m.pos ?? i);
       if (!this.newest || m.ms > this.newest.ms || (m.ms === this.newest.ms && m.low > this.newest.low)) this.newest = { ms: m.ms, low: m.low };
     }
-    return segment.total;
+    return segment.live;
   }
 
   /**
@@ -360,28 +406,37 @@ export class NedbMessageLog implements MessageLog {
   /** Delete emptied segments and rewrite half-empty ones, one at a time, off the caller's path. */
   private runUpkeep(): Promise<void> {
     this.upkeepRunning ??= (async () => {
+      const retry: Segment[] = [];
       try {
         while (this.upkeep.size) {
           const segment: Segment = this.upkeep.values().next().value!;
           this.upkeep.delete(segment);
-          await this.tidy(segment).catch((err) => this.log.error('message log upkeep failed', { segment: segment.id, error: (err as Error).message }));
+          await this.tidy(segment).catch((err) => {
+            this.log.error('message log upkeep failed; will retry', { segment: segment.id, error: (err as Error).message });
+            retry.push(segment);
+          });
         }
       } finally {
         this.upkeepRunning = null;
+        if (retry.length) {
+          for (const segment of retry) this.upkeep.add(segment);
+          this.scheduleUpkeep();
+        }
       }
     })();
     return this.upkeepRunning;
   }
 
   private async tidy(segment: Segment): Promise<void> {
-    if (!this.segments.has(segment.no)) return;
-    if (segment.live > 0 && segment.live > segment.total * REWRITE_BELOW) return;
+    if (this.segments.get(segment.no) !== segment) return;
+    if (segment.live > 0 && segment.live > segment.total * REWRITE_BELOW && !segment.purge) return;
     const doc = segment.live === 0 ? null : ((await segment.shard.ds.findOneAsync({ _id: segment.id })) as unknown as SegmentDoc | null);
     // Keep the messages still in their stream's index: trims only ever take a stream's oldest rows.
     const kept = doc ? [...messagesOf(doc)].filter((m) => this.rowOf(m) !== -1) : [];
     if (kept.length === 0) {
-      this.segments.delete(segment.no);
       await segment.shard.remove(segment.id);
+      this.segments.delete(segment.no);
+      this.freeSegmentNos.push(segment.no);
       return;
     }
     const rewritten = toSegment(kept);
@@ -399,6 +454,7 @@ export class NedbMessageLog implements MessageLog {
     segment.o = rewritten.o;
     segment.total = kept.length;
     segment.live = live;
+    segment.purge = false;
     if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
   }
 
