@@ -1,10 +1,8 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import type { Request } from 'express';
 import { Errors, type FieldError } from '../errors';
 
 const bodies = new Ajv({ allErrors: true, allowUnionTypes: true });
-addFormats(bodies);
 // Query strings are text: let "limit=10" satisfy an integer schema.
 const queries = new Ajv({ allErrors: true, allowUnionTypes: true, coerceTypes: true });
 
