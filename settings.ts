@@ -134,26 +134,19 @@ class EnvReader {
     return v === undefined || v === '' ? fallback : v;
   }
 
-  number(name: string, fallback: number, min: number, max: number): number {
+  number(name: string, fallback: number, min: number, max: number, integer = false): number {
     const v = this.env[name];
     if (v === undefined || v === '') return fallback;
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) {
-      this.problems.push(`${name} must be a number from ${min} to ${max}; got "${v}"`);
+    if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n < min || n > max) {
+      this.problems.push(`${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}; got "${v}"`);
       return fallback;
     }
     return n;
   }
 
   int(name: string, fallback: number, min: number, max: number): number {
-    const v = this.env[name];
-    if (v === undefined || v === '') return fallback;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      this.problems.push(`${name} must be an integer from ${min} to ${max}; got "${v}"`);
-      return fallback;
-    }
-    return n;
+    return this.number(name, fallback, min, max, true);
   }
 
   port(name: string, fallback: number): number {

@@ -72,8 +72,6 @@ export const Errors = {
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;
 
-export type ErrorCode = (typeof Errors)[keyof typeof Errors]['code'];
-
 /** The catalog as data: for docs, the `/api/v1/errors` endpoint and the docs test. */
 export function errorCatalog(): ErrorDef[] {
   return Object.values(Errors).map(({ code, status, title }) => ({ code, status, title }));

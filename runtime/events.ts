@@ -37,8 +37,8 @@ export interface DeviceStatusEvent {
   type: 'DeviceConnect' | 'DeviceDisconnect';
   device: DeviceRef;
   online: boolean;
+  /** When it happened, in ms since the Unix epoch; also the device's new lastSeen. */
   ts: number;
-  lastSeen: number;
 }
 
 export type PlatformEvent = MessageCreateEvent | AggregateUpdateEvent | DeviceStatusEvent;

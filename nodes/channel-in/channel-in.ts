@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { AggregateUpdateEvent, MessageCreateEvent } from '../../runtime/events';
-import { channelFilter, copy, CountStatus, deviceFilter, platformOf, showError, type DeviceMode } from '../lib/common';
+import { channelFilter, copy, CountStatus, deviceCopy, deviceFilter, platformOf, showError, type DeviceMode } from '../lib/common';
 
 interface ChannelInDef extends NodeDef {
   deviceMode: DeviceMode;
@@ -30,7 +30,7 @@ export = function register(RED: NodeAPI) {
         node.send({
           topic: `devices/${event.device.id}/channels/${event.channel}`,
           payload: event.type === 'MessageCreate' ? JSON.parse(event.json) : copy(event.data),
-          device: { ...event.device, labels: { ...event.device.labels } },
+          device: deviceCopy(event.device),
           channel: event.channel,
           messageId: event.messageId,
           ts: event.ts,

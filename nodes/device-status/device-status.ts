@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { DeviceStatusEvent } from '../../runtime/events';
-import { deviceFilter, platformOf, showError, type DeviceMode } from '../lib/common';
+import { deviceCopy, deviceFilter, platformOf, showError, type DeviceMode } from '../lib/common';
 
 interface DeviceStatusDef extends NodeDef {
   deviceMode: DeviceMode;
@@ -27,8 +27,8 @@ export = function register(RED: NodeAPI) {
         });
         node.send({
           topic: `devices/${event.device.id}/status`,
-          payload: { online: event.online, lastSeen: event.lastSeen },
-          device: event.device,
+          payload: { online: event.online, lastSeen: event.ts },
+          device: deviceCopy(event.device),
           event: event.type,
           ts: event.ts,
         } as never);

@@ -99,6 +99,11 @@ export class CountStatus {
   }
 }
 
+/** The device of an event, as a flow's own copy (events share the registry's labels). */
+export function deviceCopy(device: DeviceRef): DeviceRef {
+  return { id: device.id, name: device.name, labels: { ...device.labels } };
+}
+
 /** Event data is shared with the platform's state; a flow gets its own copy to change. */
 export function copy<T>(value: T): T {
   return value === null || typeof value !== 'object' ? value : structuredClone(value);

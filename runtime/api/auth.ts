@@ -13,10 +13,6 @@ export function bearerToken(req: Request): string | null {
   return m[1];
 }
 
-export function principal(res: Response): Principal {
-  return res.locals.principal as Principal;
-}
-
 /** A user token is required. */
 export function requireUser(platform: Platform): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {

@@ -62,7 +62,7 @@ export class Broker {
     aedes.on('clientReady', (client) => this.onClientReady(client));
     aedes.on('clientDisconnect', (client) => this.onClientGone(client));
     aedes.on('clientError', (client, err) => deps.log.debug('mqtt client error', { client: client.id, error: err.message }));
-    aedes.on('connectionError', (client, err) => deps.log.debug('mqtt connection error', { error: err.message }));
+    aedes.on('connectionError', (_client, err) => deps.log.debug('mqtt connection error', { error: err.message }));
     deps.devices.onRevoke((deviceId) => this.disconnectDevice(deviceId));
   }
 

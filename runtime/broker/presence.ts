@@ -45,7 +45,6 @@ export class Presence {
       device: deviceRef(device),
       online,
       ts: at,
-      lastSeen: at,
     });
   }
 }

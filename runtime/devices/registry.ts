@@ -134,11 +134,6 @@ export class DeviceRegistry {
     return { items, next: more && last ? encodeCursor(last) : null };
   }
 
-  /** Every device matching a selector (for flows that fan out over a fleet). */
-  select(selector: Selector): Device[] {
-    return [...this.devices.values()].filter((d) => matchesSelector(d.labels, selector));
-  }
-
   async update(id: string, patch: DevicePatch): Promise<Device> {
     const current = this.require(id);
     const labels = { ...current.labels };
@@ -240,9 +235,9 @@ export class DeviceRegistry {
   }
 }
 
-/** A copy of the fields events carry: consumers (flows) may change it without touching the registry. */
+/** The device fields events carry. Shared with the registry: handlers copy before they hand it on. */
 export function deviceRef(device: Device): DeviceRef {
-  return { id: device.id, name: device.name, labels: { ...device.labels } };
+  return { id: device.id, name: device.name, labels: device.labels };
 }
 
 function toDoc(device: Device): DeviceDoc {

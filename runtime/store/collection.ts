@@ -23,7 +23,7 @@ const COMPACT_MIN_GARBAGE = 1000;
  * NeDB spreads a query's candidates into an array with `push(...docs)`, which overflows the
  * stack somewhere above 100,000 documents; bulk operations stay well under that.
  */
-export const NEDB_CHUNK = 10_000;
+const NEDB_CHUNK = 10_000;
 
 export class NedbCollection<T extends { _id: string }> implements Collection<T> {
   private garbage = 0;

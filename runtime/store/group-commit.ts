@@ -29,11 +29,6 @@ export class GroupCommit<T> {
     });
   }
 
-  /** Items waiting for a write, not counting the batch in flight. */
-  get queued(): number {
-    return this.pending.length;
-  }
-
   /** Resolves once everything submitted so far has been written (or has failed). */
   async flush(): Promise<void> {
     while (this.active) await this.active;

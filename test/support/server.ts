@@ -29,11 +29,11 @@ export interface ServerProcess {
  * Start the real server (`node dist/runtime/server.js`, what `npm start` runs) on free ports with
  * its own data directory, and wait for its ready banner.
  */
-export async function startServer(options: { dataDir?: string; env?: Record<string, string>; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function startServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir('fieldflow-e2e-');
   const httpPort = await freePort();
   const mqttPort = await freePort();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SERVER], {
+  const child = spawn(process.execPath, [SERVER], {
     env: {
       ...process.env,
       PORT: String(httpPort),
