@@ -1,4 +1,6 @@
 import type { Logger } from './log';
+import type { TriggerFire } from './triggers/model';
+import type { AlarmView } from './alarms/views';
 
 /**
  * The device fields every event carries, so a consumer need not look the device up.
@@ -41,7 +43,29 @@ export interface DeviceStatusEvent {
   ts: number;
 }
 
-export type PlatformEvent = MessageCreateEvent | AggregateUpdateEvent | DeviceStatusEvent;
+export interface TriggerFiredEvent {
+  type: 'TriggerFired';
+  device: DeviceRef;
+  /** The fire as it is logged on the device's `events` channel. */
+  fire: TriggerFire;
+}
+
+export interface AlarmEvent {
+  type: 'AlarmRaised' | 'AlarmUpdated' | 'AlarmAcked' | 'AlarmCleared';
+  device: DeviceRef;
+  alarm: AlarmView;
+  ts: number;
+}
+
+export interface ScheduleEvent {
+  type: 'Schedule';
+  schedule: { id: string; name: string; cron: string; timezone: string };
+  /** When the run was due, in ms since the Unix epoch. */
+  ts: number;
+  payload: unknown;
+}
+
+export type PlatformEvent = MessageCreateEvent | AggregateUpdateEvent | DeviceStatusEvent | TriggerFiredEvent | AlarmEvent | ScheduleEvent;
 export type EventType = PlatformEvent['type'];
 export type EventOf<T extends EventType> = Extract<PlatformEvent, { type: T }>;
 type Handler<T extends EventType> = (event: EventOf<T>) => void;

@@ -8,6 +8,10 @@ import { DeviceRegistry } from './devices/registry';
 import { ChannelService } from './channels/service';
 import { AuthService } from './auth/service';
 import { Broker } from './broker';
+import { TagService } from './tags/service';
+import { AlarmService } from './alarms/service';
+import { TriggerService } from './triggers/service';
+import { ScheduleService } from './schedule/service';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -27,6 +31,10 @@ export interface Platform {
   readonly devices: DeviceRegistry;
   readonly channels: ChannelService;
   readonly auth: AuthService;
+  readonly tags: TagService;
+  readonly triggers: TriggerService;
+  readonly alarms: AlarmService;
+  readonly schedules: ScheduleService;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
   start(): Promise<StartInfo>;
@@ -47,10 +55,19 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const devices = new DeviceRegistry(now, log);
   const channels = new ChannelService({ store, devices, events, ids, options, log, now });
   const auth = new AuthService(options.auth, now);
+  const tags = new TagService({ channels, devices, limits: options.ingest });
+  const alarms = new AlarmService({ devices, events, now });
+  const triggers = new TriggerService({ store, devices, channels, alarms, events, log, now });
+  const schedules = new ScheduleService({ events, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
 
-  devices.onRevoke((deviceId, reason) => (reason === 'deleted' ? channels.dropDevice(deviceId) : undefined));
+  devices.onRevoke(async (deviceId, reason) => {
+    if (reason !== 'deleted') return;
+    await triggers.dropDevice(deviceId);
+    await alarms.dropDevice(deviceId);
+    await channels.dropDevice(deviceId);
+  });
 
   return {
     options,
@@ -59,6 +76,10 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     devices,
     channels,
     auth,
+    tags,
+    triggers,
+    alarms,
+    schedules,
     get broker(): Broker {
       if (!broker) throw new Error('the platform is not started');
       return broker;
@@ -68,8 +89,12 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await devices.start(store);
       await channels.start();
       await auth.start(store);
+      await tags.start(store);
+      await alarms.start(store);
+      await triggers.start();
+      await schedules.start(store);
       const admin = await auth.ensureAdmin();
-      broker = await Broker.create({ devices, channels, events, options, log, now });
+      broker = await Broker.create({ devices, channels, tags, events, options, log, now });
       statusTimer = setInterval(() => {
         devices.flushStatus().catch((err) => log.error('device status flush failed', { error: err.message }));
       }, STATUS_FLUSH_MS);
@@ -78,11 +103,14 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     },
     async stop() {
       if (statusTimer) clearInterval(statusTimer);
+      schedules.stop();
       // Refuse new messages first (FF_UNAVAILABLE: MQTT clients get no PUBACK and resend later),
-      // then close connections, then let in-flight appends and checkpoints finish.
-      const channelsStopped = channels.stop();
+      // then close connections, let triggers log what the last messages fired, then let
+      // in-flight appends and checkpoints finish.
+      channels.refuse();
       if (broker) await broker.close();
-      await channelsStopped;
+      await triggers.stop();
+      await channels.stop();
       await devices.stop();
       await store.close();
     },

@@ -6,6 +6,10 @@ import { authRoutes } from './routes/auth';
 import { deviceRoutes } from './routes/devices';
 import { channelRoutes } from './routes/channels';
 import { metaRoutes } from './routes/meta';
+import { tagRoutes } from './routes/tags';
+import { triggerRoutes } from './routes/triggers';
+import { alarmRoutes } from './routes/alarms';
+import { scheduleRoutes } from './routes/schedules';
 
 /** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
 export function createApiRouter(platform: Platform): Router {
@@ -18,7 +22,11 @@ export function createApiRouter(platform: Platform): Router {
   router.use(metaRoutes(platform));
   router.use(authRoutes(platform));
   router.use(channelRoutes(platform));
+  router.use(tagRoutes(platform));
   router.use(deviceRoutes(platform));
+  router.use(triggerRoutes(platform));
+  router.use(alarmRoutes(platform));
+  router.use(scheduleRoutes(platform));
   router.use((req, _res, next) => next(Errors.NOT_FOUND(`No route for ${req.method} ${req.originalUrl.split('?')[0]}`)));
   router.use(errorHandler(platform.log));
   return router;

@@ -86,3 +86,74 @@ export const deviceListQuerySchema = {
     after: { type: 'string', maxLength: 512 },
   },
 } as const;
+
+export const tagTypesPatchSchema = {
+  type: 'object',
+  minProperties: 1,
+  maxProperties: 256,
+  additionalProperties: { type: ['string', 'null'], enum: ['number', 'boolean', 'string', null] },
+} as const;
+
+export const backtestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['trigger', 'from'],
+  properties: {
+    trigger: { type: 'object' },
+    device: { type: 'string', maxLength: 64 },
+    from: { type: ['string', 'number'] },
+    to: { type: ['string', 'number'] },
+    maxFires: { type: 'integer', minimum: 0, maximum: 100_000 },
+  },
+} as const;
+
+export const storedBacktestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['from'],
+  properties: { device: backtestSchema.properties.device, from: backtestSchema.properties.from, to: backtestSchema.properties.to, maxFires: backtestSchema.properties.maxFires },
+} as const;
+
+export const alarmRaiseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['device', 'type'],
+  properties: {
+    device: { type: 'string', maxLength: 64 },
+    type: { type: 'string', minLength: 1, maxLength: 128 },
+    severity: { type: 'string', enum: ['critical', 'major', 'minor', 'warning', 'info'] },
+    message: { type: 'string', maxLength: 1024 },
+    details: { type: 'object' },
+  },
+} as const;
+
+export const alarmActionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 1024 } },
+} as const;
+
+export const alarmListQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    device: { type: 'string', maxLength: 64 },
+    type: { type: 'string', maxLength: 128 },
+    severity: { type: 'string', pattern: '^(critical|major|minor|warning|info)(,(critical|major|minor|warning|info))*$' },
+    status: { type: 'string', enum: ['active', 'cleared'] },
+    acknowledged: { type: 'boolean' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    after: { type: 'string', maxLength: 64 },
+  },
+} as const;
+
+const scheduleFields = {
+  name: { type: 'string', minLength: 1, maxLength: 128 },
+  cron: { type: 'string', minLength: 1, maxLength: 256 },
+  timezone: { type: 'string', minLength: 1, maxLength: 64 },
+  payload: {},
+  enabled: { type: 'boolean' },
+} as const;
+
+export const scheduleCreateSchema = { type: 'object', additionalProperties: false, required: ['name', 'cron'], properties: scheduleFields } as const;
+export const schedulePatchSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: scheduleFields } as const;

@@ -18,7 +18,7 @@ const checks = {
 
 export type CheckName = keyof typeof checks;
 /** What the broker does with a publish that passed the check. */
-export type Route = 'channel';
+export type Route = 'channel' | 'tags';
 
 export interface AclRule {
   pattern: string;
@@ -28,6 +28,7 @@ export interface AclRule {
 
 export const PUBLISH_ACL: readonly AclRule[] = [
   { pattern: 'devices/{device}/channels/{channel}', check: 'ownDevice', route: 'channel' },
+  { pattern: 'devices/{device}/tags/{appKey}', check: 'ownDevice', route: 'tags' },
 ];
 
 export const SUBSCRIBE_ACL: readonly AclRule[] = [

@@ -8,8 +8,9 @@ import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
 import type { DeviceRegistry } from '../devices/registry';
 import type { ChannelService } from '../channels/service';
+import type { TagService } from '../tags/service';
 import type { EventBus } from '../events';
-import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize } from './acl';
+import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize, type AclMatch } from './acl';
 import { guardPacketSize } from './packet-guard';
 import { Presence } from './presence';
 
@@ -34,6 +35,7 @@ interface Session {
 export interface BrokerDeps {
   devices: DeviceRegistry;
   channels: ChannelService;
+  tags: TagService;
   events: EventBus;
   options: PlatformOptions;
   log: Logger;
@@ -180,12 +182,12 @@ export class Broker {
       // [MQTT-3.3.5-2] no negative ack in 3.1.1: closing the connection is the refusal.
       return cb(Errors.MQTT_TOPIC_DENIED(`publish to ${packet.topic.slice(0, 256)}`));
     }
-    this.ingest(client!, session, match.params.channel, packet, cb);
+    this.ingest(client!, session, match, packet, cb);
   }
 
-  private ingest(client: Client, session: Session, channel: string, packet: PublishPacket, cb: (err?: Error | null) => void): void {
+  private ingest(client: Client, session: Session, match: AclMatch, packet: PublishPacket, cb: (err?: Error | null) => void): void {
     if (packet.qos !== 2 || packet.messageId === undefined) {
-      this.store(session, channel, packet).then(() => cb(null), cb);
+      this.store(session, match, packet).then(() => cb(null), cb);
       return;
     }
     // [MQTT-4.3.3-2] a retransmitted QoS 2 PUBLISH must not be stored twice, and its PUBREC must
@@ -198,15 +200,19 @@ export class Broker {
     }
     const persistence = (this.aedes as Aedes & { persistence: { incomingGetPacket(c: Client, p: PublishPacket): Promise<unknown> } }).persistence;
     const stored = (packet.dup ? persistence.incomingGetPacket(client, packet).then(() => true, () => false) : Promise.resolve(false))
-      .then((seen) => (seen ? undefined : this.store(session, channel, packet)))
+      .then((seen) => (seen ? undefined : this.store(session, match, packet)))
       .finally(() => session.qos2InFlight.delete(id));
     session.qos2InFlight.set(id, stored);
     stored.then(() => cb(null), cb);
   }
 
   /** Store a device publish. Resolves when it is stored or refused for good; rejects when it should be resent. */
-  private store(session: Session, channel: string, packet: PublishPacket): Promise<void> {
-    return this.deps.channels.publishRaw(session.deviceId, channel, packet.payload as Buffer).then(
+  private store(session: Session, match: AclMatch, packet: PublishPacket): Promise<void> {
+    const { deviceId } = session;
+    const payload = packet.payload as Buffer;
+    const channel = match.rule.route === 'tags' ? `tags/${match.params.appKey}` : match.params.channel;
+    const stored = match.rule.route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    return stored.then(
       () => undefined,
       (err: Error) => {
         if (isFieldflowError(err) && err.status < 500) {

@@ -25,3 +25,15 @@ export function splitStreamKey(key: string): { deviceId: string; channel: string
   const slash = key.indexOf('/');
   return { deviceId: key.slice(0, slash), channel: key.slice(slash + 1) };
 }
+
+/** Channels the platform writes itself; clients change them through their own APIs. */
+export const RESERVED_CHANNELS: ReadonlyMap<string, string> = new Map([
+  ['tag_values', 'Tags are written through PATCH /api/v1/devices/{id}/tags/{appKey}, MQTT devices/{id}/tags/{appKey}, or the tag node'],
+]);
+
+/** A channel name that clients may publish to. */
+export function assertWritable(name: unknown): asserts name is string {
+  assertChannelName(name);
+  const how = RESERVED_CHANNELS.get(name);
+  if (how) throw Errors.RESERVED_CHANNEL(`Channel "${name}" is written by the platform. ${how}.`);
+}

@@ -3,10 +3,10 @@ import type { EventBus } from '../events';
 import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
 import type { Collection, Store } from '../store';
-import type { MessageLog } from '../store/message-log';
+import type { LogRecord, MessageLog } from '../store/message-log';
 import { SnowflakeGenerator, idToTime } from '../ids/snowflake';
 import { deviceRef, type Device, type DeviceRegistry } from '../devices/registry';
-import { assertChannelName, splitStreamKey, streamKey } from './names';
+import { assertChannelName, assertWritable, splitStreamKey, streamKey } from './names';
 import { mergePatch } from './merge-patch';
 import { parsePayload, serializeData, type ParsedPayload } from './payload';
 import { CheckpointStore, type Aggregate } from './checkpoints';
@@ -58,6 +58,8 @@ export interface ChannelInfo {
 }
 
 export const HISTORY_MAX_LIMIT = 1000;
+/** Messages per read when scanning a whole range. */
+const SCAN_PAGE = 5000;
 export const HISTORY_DEFAULT_LIMIT = 100;
 
 /** One device's channel, as held in memory. */
@@ -103,8 +105,10 @@ export class ChannelService {
   private readonly trimmer: RetentionTrimmer;
   private configs!: Collection<ChannelDoc>;
   private checkpointTimer: NodeJS.Timeout | null = null;
-  /** Set by stop(): appends from then on are refused rather than lost in a closing store. */
+  /** Set by refuse(): messages from outside are refused rather than lost in a closing store. */
   private stopping = false;
+  /** Set by stop(): every append is refused. */
+  private closed = false;
 
   constructor(private readonly deps: ChannelServiceDeps) {
     this.log = deps.store.messages;
@@ -137,8 +141,14 @@ export class ChannelService {
     this.trimmer.start();
   }
 
+  /** Refuse messages from outside (devices, REST, flows) from now on; platform services may still write. */
+  refuse(): void {
+    this.stopping = true;
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
+    this.closed = true;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     await this.trimmer.stop();
     await this.log.flush();
@@ -148,15 +158,64 @@ export class ChannelService {
   /** Ingest a raw payload (MQTT, HTTP): parse, check and append it. */
   async publishRaw(deviceId: string, channel: string, payload: Buffer | string): Promise<PublishResult> {
     const device = this.deps.devices.require(deviceId);
-    assertChannelName(channel);
+    assertWritable(channel);
     return this.append(device, channel, parsePayload(payload, this.limits));
   }
 
   /** Append data that is already a value (a flow, an aggregate patch). */
   async publish(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
     const device = this.deps.devices.require(deviceId);
-    assertChannelName(channel);
+    assertWritable(channel);
     return this.append(device, channel, serializeData(data, this.limits));
+  }
+
+  /**
+   * Append for a platform service: to a channel it owns (the tag service to `tag_values`), or
+   * its own record (trigger fires on `events`). Still accepted after refuse(), so services can
+   * finish their work while the platform stops.
+   */
+  async publishInternal(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
+    const device = this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    return this.append(device, channel, serializeData(data, this.limits), true);
+  }
+
+  /**
+   * Visit every stored message of a channel between two bounds, oldest first, in large pages.
+   * For whole-history work (backtests) where the REST page size would be the bottleneck.
+   * A channel with no data is visited as empty.
+   */
+  async scan(deviceId: string, channel: string, range: { after?: Bound; before?: Bound }, visit: (item: LogRecord) => void): Promise<number> {
+    this.deps.devices.require(deviceId);
+    assertChannelName(channel);
+    const key = streamKey(deviceId, channel);
+    let after = resolveBound(range.after, 'after');
+    const before = resolveBound(range.before, 'before');
+    let count = 0;
+    for (;;) {
+      const page = await this.log.read(key, { after, before, limit: SCAN_PAGE, order: 'asc' });
+      for (const record of page) visit(record);
+      count += page.length;
+      if (page.length < SCAN_PAGE) return count;
+      after = page[page.length - 1].id;
+    }
+  }
+
+  /** The newest message before a bound, or null. */
+  async lastBefore(deviceId: string, channel: string, before: Bound): Promise<LogRecord | null> {
+    const [record] = await this.log.read(streamKey(deviceId, channel), { before: resolveBound(before, 'before'), limit: 1, order: 'desc' });
+    return record ?? null;
+  }
+
+  /** Names of a device's channels that hold messages (no checks: for internal callers). */
+  channelNames(deviceId: string): string[] {
+    return [...(this.byDevice.get(deviceId)?.values() ?? [])].filter((s) => this.log.stats(s.key).count > 0).map((s) => s.channel);
+  }
+
+  /** Time of the newest stored message of a channel, or null. */
+  lastMessageTime(deviceId: string, channel: string): number | null {
+    const last = this.log.stats(streamKey(deviceId, channel)).lastId;
+    return last ? idToTime(last) : null;
   }
 
   async history(deviceId: string, channel: string, query: HistoryQuery = {}): Promise<HistoryPage> {
@@ -230,8 +289,8 @@ export class ChannelService {
     for (const stream of channels?.values() ?? []) await this.dropStream(stream.key);
   }
 
-  private async append(device: Device, channel: string, payload: ParsedPayload): Promise<PublishResult> {
-    if (this.stopping) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
+  private async append(device: Device, channel: string, payload: ParsedPayload, internal = false): Promise<PublishResult> {
+    if (this.closed || (this.stopping && !internal)) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
     this.checkAggregateSize(stream, payload);
     const { id, ms: ts } = this.deps.ids.nextWithTime();

@@ -111,6 +111,11 @@ export class DeviceRegistry {
     return { device, token };
   }
 
+  /** Every device, for internal sweeps (no paging, no copies: callers must not change them). */
+  all(): IterableIterator<Device> {
+    return this.devices.values();
+  }
+
   get(id: string): Device | undefined {
     return this.devices.get(id);
   }
