@@ -432,9 +432,8 @@ export class TriggerService {
         // A clear that a crash cut short.
         void this.clearAlarm(slot);
       }
+      // A held condition whose time passed while stopped fires at once (stamped with its deadline).
       this.arm(slot);
-      // A held condition whose time passed while stopped fires now, at its deadline.
-      if (slot.state.pending && slot.state.pending.deadline <= this.deps.now()) this.tick(slot);
     }
   }
 
