@@ -6,11 +6,21 @@ import {
   historyQuerySchema,
   labelsSchema,
   loginSchema,
+  alarmActionSchema,
+  alarmListQuerySchema,
+  alarmRaiseSchema,
+  backtestSchema,
+  scheduleCreateSchema,
+  schedulePatchSchema,
+  storedBacktestSchema,
+  tagTypesPatchSchema,
 } from './schemas';
+import { triggerSpecSchema } from '../triggers/model';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
+import { TAG_NAME_PATTERN } from '../tags/service';
 
-/** Draft-07 `type: [x, 'null']` is written `nullable` in OpenAPI 3.0. */
+/** Draft-07 schemas in OpenAPI 3.0's dialect: `type: [x, 'null']` is `nullable`, `const` is a one-value enum. */
 function oas(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(oas);
   if (typeof schema !== 'object' || schema === null) return schema;
@@ -20,6 +30,12 @@ function oas(schema: unknown): unknown {
       const types = v.filter((t) => t !== 'null');
       out.type = types[0];
       if (types.length !== v.length) out.nullable = true;
+    } else if (k === 'const') {
+      out.enum = [v];
+    } else if (k === 'exclusiveMinimum' && typeof v === 'number') {
+      // Draft-07's number form is OpenAPI 3.0's minimum plus a boolean.
+      out.minimum = v;
+      out.exclusiveMinimum = true;
     } else if (k === 'propertyNames') {
       out['x-propertyNames'] = v;
     } else {
@@ -46,6 +62,10 @@ function queryParams(schema: { properties: Record<string, unknown> }) {
 
 const deviceId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const channel = { name: 'channel', in: 'path', required: true, schema: { type: 'string', pattern: CHANNEL_NAME_PATTERN } };
+const appKey = { name: 'appKey', in: 'path', required: true, schema: { type: 'string', pattern: TAG_NAME_PATTERN } };
+const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: `The ${what} id` });
+const list = (item: string) => ({ type: 'object', properties: { items: { type: 'array', items: ref(item) }, next: { type: 'string', nullable: true } } });
+const notFound = (code: string) => problem(`Unknown id (${code})`);
 
 /** The OpenAPI 3.0 description of /api/v1, built from the same schemas the validators use. */
 export function openApiDocument() {
@@ -55,7 +75,7 @@ export function openApiDocument() {
       title: 'Fieldflow REST API',
       version: '1',
       description:
-        'Devices, channels, messages and aggregates. Authenticate with `Authorization: Bearer <token>`; ' +
+        'Devices, channels, messages and aggregates; tags, triggers, alarms and schedules. Authenticate with `Authorization: Bearer <token>`; ' +
         'user tokens come from POST /auth/token. Errors are application/problem+json with a stable `code` (see GET /errors).',
     },
     servers: [{ url: '/api/v1' }],
@@ -112,6 +132,77 @@ export function openApiDocument() {
             id: { type: 'string', description: '64-bit snowflake id as a decimal string' },
             ts: { type: 'string', format: 'date-time' },
             data: {},
+          },
+        },
+        TagSet: {
+          type: 'object',
+          properties: {
+            appKey: { type: 'string' },
+            values: { type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'boolean' }, { type: 'string' }] } },
+            types: { type: 'object', additionalProperties: { type: 'string', enum: ['number', 'boolean', 'string'] } },
+            updatedAt: { type: 'string', format: 'date-time', nullable: true },
+          },
+        },
+        TriggerDefinition: oas(triggerSpecSchema),
+        Trigger: {
+          allOf: [
+            ref('TriggerDefinition'),
+            {
+              type: 'object',
+              properties: { id: { type: 'string' }, owner: { type: 'string', enum: ['api', 'flow'] }, running: { type: 'boolean' }, createdAt: { type: 'string', format: 'date-time' }, updatedAt: { type: 'string', format: 'date-time' } },
+            },
+          ],
+        },
+        Backtest: {
+          type: 'object',
+          properties: {
+            from: { type: 'string', format: 'date-time' },
+            to: { type: 'string', format: 'date-time' },
+            devices: { type: 'integer' },
+            scanned: { type: 'integer', description: 'Messages read' },
+            count: { type: 'integer', description: 'Fires in the range' },
+            truncated: { type: 'boolean', description: 'True when fires holds fewer than count' },
+            elapsedMs: { type: 'integer' },
+            fires: { type: 'array', items: { type: 'object', properties: { device: { type: 'string' }, ts: { type: 'string', format: 'date-time' }, edge: { type: 'string' }, value: {}, previous: {}, since: { type: 'string', format: 'date-time' }, messageId: { type: 'string', nullable: true } } } },
+          },
+        },
+        Alarm: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', format: 'uuid' },
+            device: { type: 'string', format: 'uuid' },
+            type: { type: 'string' },
+            severity: { type: 'string', enum: ['critical', 'major', 'minor', 'warning', 'info'] },
+            message: { type: 'string' },
+            details: { type: 'object' },
+            status: { type: 'string', enum: ['active', 'cleared'] },
+            acknowledged: { type: 'boolean' },
+            count: { type: 'integer' },
+            source: { type: 'object', properties: { kind: { type: 'string', enum: ['trigger', 'flow', 'api'] }, id: { type: 'string' } } },
+            createdAt: { type: 'string', format: 'date-time' },
+            updatedAt: { type: 'string', format: 'date-time' },
+            lastRaisedAt: { type: 'string', format: 'date-time' },
+            ackedAt: { type: 'string', format: 'date-time', nullable: true },
+            ackedBy: { type: 'string', nullable: true },
+            ackComment: { type: 'string', nullable: true },
+            clearedAt: { type: 'string', format: 'date-time', nullable: true },
+            clearedBy: { type: 'string', nullable: true },
+            clearComment: { type: 'string', nullable: true },
+          },
+        },
+        Schedule: {
+          type: 'object',
+          properties: {
+            id: { type: 'string', format: 'uuid' },
+            name: { type: 'string' },
+            cron: { type: 'string' },
+            timezone: { type: 'string' },
+            payload: {},
+            enabled: { type: 'boolean' },
+            nextRunAt: { type: 'string', format: 'date-time', nullable: true },
+            lastRunAt: { type: 'string', format: 'date-time', nullable: true },
+            createdAt: { type: 'string', format: 'date-time' },
+            updatedAt: { type: 'string', format: 'date-time' },
           },
         },
         Aggregate: {
@@ -223,6 +314,99 @@ export function openApiDocument() {
           requestBody: { required: true, content: { 'application/merge-patch+json': { schema: {} } } },
           responses: { 200: ok('Aggregate', ref('Aggregate')), 400: errors[400], 401: errors[401], 404: errors[404] },
         },
+      },
+      '/devices/{id}/tags': {
+        parameters: [deviceId],
+        get: { summary: "Every app key's tags on the device: {appKey: {tag: value}}", responses: { 200: ok('Tags', { type: 'object' }), 401: errors[401], 404: errors[404] } },
+      },
+      '/devices/{id}/tags/{appKey}': {
+        parameters: [deviceId, appKey],
+        get: { summary: "An app key's tags (user or device token)", responses: { 200: ok('Tags', ref('TagSet')), 401: errors[401], 404: errors[404] } },
+        patch: {
+          summary: 'Commit several tags as one message on tag_values (null deletes a tag); user or device token',
+          requestBody: { required: true, content: json({ type: 'object', additionalProperties: { oneOf: [{ type: 'number' }, { type: 'boolean' }, { type: 'string' }], nullable: true } }) },
+          responses: { 200: ok('Tags after the commit', ref('TagSet')), 400: problem('FF_INVALID_TAG, FF_TAG_TYPE_MISMATCH, FF_MALFORMED_JSON'), 401: errors[401], 404: errors[404] },
+        },
+      },
+      '/tags/{appKey}/types': {
+        parameters: [appKey],
+        get: { summary: "An app key's declared tag types", responses: { 200: ok('Types', { type: 'object' }), 401: errors[401] } },
+        patch: {
+          summary: 'Declare tag types for an app key (null undeclares); values of another type are then refused',
+          requestBody: { required: true, content: json(oas(tagTypesPatchSchema)) },
+          responses: { 200: ok('Types', { type: 'object' }), 400: errors[400], 401: errors[401] },
+        },
+      },
+      '/triggers': {
+        get: { summary: 'List triggers (api and flow-owned)', responses: { 200: ok('Triggers', list('Trigger')), 401: errors[401] } },
+        post: {
+          summary: 'Create a trigger; it runs at once',
+          requestBody: { required: true, content: json(ref('TriggerDefinition')) },
+          responses: { 201: ok('Created', ref('Trigger')), 400: problem('Invalid definition (FF_INVALID_TRIGGER)'), 401: errors[401] },
+        },
+      },
+      '/triggers/backtest': {
+        post: {
+          summary: 'Run a definition over stored history and return the fires it would have produced',
+          requestBody: { required: true, content: json(oas(backtestSchema)) },
+          responses: { 200: ok('Fires', ref('Backtest')), 400: problem('FF_VALIDATION, FF_INVALID_TRIGGER'), 401: errors[401], 404: errors[404] },
+        },
+      },
+      '/triggers/{id}': {
+        parameters: [idParam('trigger')],
+        get: { summary: 'Get a trigger', responses: { 200: ok('Trigger', ref('Trigger')), 401: errors[401], 404: notFound('FF_TRIGGER_NOT_FOUND') } },
+        put: {
+          summary: "Replace an api trigger's definition; its state starts afresh",
+          requestBody: { required: true, content: json(ref('TriggerDefinition')) },
+          responses: { 200: ok('Trigger', ref('Trigger')), 400: problem('FF_INVALID_TRIGGER'), 401: errors[401], 404: notFound('FF_TRIGGER_NOT_FOUND'), 409: problem('Owned by a flow (FF_CONFLICT)') },
+        },
+        delete: { summary: 'Delete an api trigger and its state', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_TRIGGER_NOT_FOUND'), 409: problem('Owned by a flow (FF_CONFLICT)') } },
+      },
+      '/triggers/{id}/backtest': {
+        parameters: [idParam('trigger')],
+        post: {
+          summary: "Backtest a stored trigger's definition",
+          requestBody: { required: true, content: json(oas(storedBacktestSchema)) },
+          responses: { 200: ok('Fires', ref('Backtest')), 400: errors[400], 401: errors[401], 404: notFound('FF_TRIGGER_NOT_FOUND') },
+        },
+      },
+      '/alarms': {
+        get: { summary: 'List alarms, newest first, with filters', parameters: queryParams(alarmListQuerySchema), responses: { 200: ok('Alarms', list('Alarm')), 400: errors[400], 401: errors[401] } },
+        post: {
+          summary: 'Raise an alarm, or update the open one of the same device and type (201 when new, 200 when updated)',
+          requestBody: { required: true, content: json(oas(alarmRaiseSchema)) },
+          responses: { 200: ok('Updated', ref('Alarm')), 201: ok('Raised', ref('Alarm')), 400: errors[400], 401: errors[401], 404: errors[404] },
+        },
+      },
+      '/alarms/{id}': {
+        parameters: [idParam('alarm')],
+        get: { summary: 'Get an alarm', responses: { 200: ok('Alarm', ref('Alarm')), 401: errors[401], 404: notFound('FF_ALARM_NOT_FOUND') } },
+      },
+      '/alarms/{id}/ack': {
+        parameters: [idParam('alarm')],
+        post: { summary: 'Acknowledge, with an optional comment', requestBody: { required: false, content: json(oas(alarmActionSchema)) }, responses: { 200: ok('Alarm', ref('Alarm')), 400: errors[400], 401: errors[401], 404: notFound('FF_ALARM_NOT_FOUND') } },
+      },
+      '/alarms/{id}/clear': {
+        parameters: [idParam('alarm')],
+        post: { summary: 'Clear, with an optional comment', requestBody: { required: false, content: json(oas(alarmActionSchema)) }, responses: { 200: ok('Alarm', ref('Alarm')), 400: errors[400], 401: errors[401], 404: notFound('FF_ALARM_NOT_FOUND') } },
+      },
+      '/schedules': {
+        get: { summary: 'List stored schedules', responses: { 200: ok('Schedules', list('Schedule')), 401: errors[401] } },
+        post: {
+          summary: 'Create a stored cron schedule; each run is a Schedule event',
+          requestBody: { required: true, content: json(oas(scheduleCreateSchema)) },
+          responses: { 201: ok('Created', ref('Schedule')), 400: problem('FF_INVALID_CRON, FF_VALIDATION'), 401: errors[401] },
+        },
+      },
+      '/schedules/{id}': {
+        parameters: [idParam('schedule')],
+        get: { summary: 'Get a schedule', responses: { 200: ok('Schedule', ref('Schedule')), 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
+        patch: {
+          summary: 'Change a schedule',
+          requestBody: { required: true, content: json(oas(schedulePatchSchema)) },
+          responses: { 200: ok('Schedule', ref('Schedule')), 400: problem('FF_INVALID_CRON, FF_VALIDATION'), 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') },
+        },
+        delete: { summary: 'Delete a schedule', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
       },
       '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },

@@ -60,7 +60,7 @@ function optionalJsonBody() {
   const [checkType, parse] = jsonBody();
   return [
     (req: Parameters<typeof checkType>[0], res: Parameters<typeof checkType>[1], next: Parameters<typeof checkType>[2]) => {
-      if (!req.headers['content-length'] && !req.headers['transfer-encoding']) {
+      if ((req.headers['content-length'] ?? '0') === '0' && !req.headers['transfer-encoding']) {
         req.body = {};
         return next();
       }
