@@ -118,6 +118,27 @@ describe('triggers', () => {
     assert.equal((await events()).length, 1);
   });
 
+  it('logs on the next start, exactly once, a fire that was stored but could not be logged', async () => {
+    await platform.stop();
+    // One channel per device: 'c' takes it, so the fire cannot be logged on `events`.
+    platform = await startPlatform({ dataDir: dir, ingest: { maxChannelsPerDevice: 1 } });
+    await platform.triggers.create({ name: 'high', device, channel: 'c', path: 'v', kind: 'cross', threshold: 10, alarm: { severity: 'minor' } });
+    await platform.channels.publish(device, 'c', { v: 1 });
+    const up = await platform.channels.publish(device, 'c', { v: 20 });
+    await sleep(200);
+    await assert.rejects(platform.channels.history(device, 'events'), { code: 'FF_CHANNEL_NOT_FOUND' });
+    assert.equal(platform.alarms.findOpen(device, 'high'), undefined, 'not announced, so no alarm yet');
+    await restart();
+    await waitFor('the recovered fire', async () => (await events().catch(() => [])).length === 1);
+    const [logged] = await events();
+    assert.deepEqual([logged.ts, logged.value, logged.messageId], [up.ts, 20, up.id]);
+    await waitFor('its alarm', () => platform.alarms.findOpen(device, 'high'));
+    await restart();
+    await sleep(300);
+    assert.equal((await events()).length, 1, 'not logged twice');
+    assert.equal(platform.alarms.findOpen(device, 'high')!.count, 1);
+  });
+
   it('detects silence once per outage, also for a device that never sent anything, and re-arms when data returns', async () => {
     const quiet = (await platform.devices.create({ name: 'never-sends', labels: { site: 'north' } })).device.id;
     await platform.triggers.create({ name: 'offline', selector: 'site=north', channel: '+', kind: 'nodata', durationSeconds: 0.3, alarm: { severity: 'major' } });
