@@ -90,7 +90,8 @@ export class TriggerService {
   /** Running no-data triggers on any channel. */
   private anyChannel: Compiled[] = [];
   private readonly slots = new Map<string, Slot>();
-  private readonly loaded = new Map<string, StateDoc>();
+  /** Persisted states of triggers not running now, by trigger id then slot key. */
+  private readonly loaded = new Map<string, Map<string, StateDoc>>();
   private triggerDocs!: Collection<TriggerDoc>;
   private stateDocs!: Collection<StateDoc>;
   private unsubscribe: (() => void) | null = null;
@@ -103,7 +104,7 @@ export class TriggerService {
     this.triggerDocs = await this.deps.store.collection<TriggerDoc>('triggers');
     this.stateDocs = await this.deps.store.collection<StateDoc>('trigger_states');
     for (const { _id, ...doc } of await this.triggerDocs.all()) this.triggers.set(_id, { id: _id, ...doc });
-    for (const doc of await this.stateDocs.all()) this.loaded.set(doc._id, doc);
+    for (const doc of await this.stateDocs.all()) this.keep(doc);
     for (const trigger of this.triggers.values()) if (trigger.owner === 'api' && trigger.enabled !== false) this.activate(trigger);
     this.reconcileTimer = setInterval(() => this.reconcile(), RECONCILE_MS);
     this.reconcileTimer.unref();
@@ -206,14 +207,20 @@ export class TriggerService {
   /** Forget a deleted device's trigger states. */
   async dropDevice(deviceId: string): Promise<void> {
     const keys = [...this.slots.values()].filter((s) => s.deviceId === deviceId).map((s) => s.key);
-    const stored = [...this.loaded.values()].filter((d) => d.device === deviceId).map((d) => d._id);
+    const stored: string[] = [];
+    for (const docs of this.loaded.values()) {
+      for (const doc of docs.values()) {
+        if (doc.device !== deviceId) continue;
+        stored.push(doc._id);
+        docs.delete(doc._id);
+      }
+    }
     for (const key of keys) {
       const slot = this.slots.get(key)!;
       this.clearTimer(slot);
       this.slots.delete(key);
       await slot.saving;
     }
-    for (const key of stored) this.loaded.delete(key);
     await this.stateDocs.removeMany([...new Set([...keys, ...stored])]);
   }
 
@@ -411,15 +418,15 @@ export class TriggerService {
       this.slots.delete(slot.key);
       // Keep what is on disk for the next activation (a redeploy of the same node).
       const { lastTs: _t, ...state } = slot.state;
-      this.loaded.set(slot.key, { _id: slot.key, trigger: id, device: slot.deviceId, state, since: slot.since, unlogged: slot.unlogged });
+      this.keep({ _id: slot.key, trigger: id, device: slot.deviceId, state, since: slot.since, unlogged: slot.unlogged });
     }
   }
 
   /** Bring back the persisted state of a trigger: pending timers resume, unannounced fires go out. */
   private restore(c: Compiled): void {
-    for (const doc of [...this.loaded.values()]) {
-      if (doc.trigger !== c.trigger.id) continue;
-      this.loaded.delete(doc._id);
+    const docs = this.loaded.get(c.trigger.id);
+    this.loaded.delete(c.trigger.id);
+    for (const doc of docs?.values() ?? []) {
       if (!this.deps.devices.get(doc.device)) continue;
       const slot = this.newSlot(c, doc.device, structuredClone(doc.state), doc.since);
       slot.stored = true;
@@ -458,9 +465,16 @@ export class TriggerService {
     });
   }
 
+  private keep(doc: StateDoc): void {
+    let docs = this.loaded.get(doc.trigger);
+    if (!docs) this.loaded.set(doc.trigger, (docs = new Map()));
+    docs.set(doc._id, doc);
+  }
+
   /** No data: start watching every matching device, including ones that never sent anything. */
   private watchSilence(c: Compiled): void {
-    for (const device of this.deps.devices.all()) {
+    const one = c.trigger.device ? this.deps.devices.get(c.trigger.device) : undefined;
+    for (const device of c.trigger.device ? (one ? [one] : []) : this.deps.devices.all()) {
       const key = slotKey(c.trigger.id, device.id);
       if (this.slots.has(key) || !c.matches(device)) continue;
       const since = Math.max(c.activatedAt, device.createdAt);
@@ -501,8 +515,8 @@ export class TriggerService {
     const pendingSaves = [...this.slots.values()].filter((s) => s.compiled.trigger.id === id).map((s) => s.saving);
     this.deactivate(id);
     await Promise.all(pendingSaves);
-    const keys = [...this.loaded.values()].filter((d) => d.trigger === id).map((d) => d._id);
-    for (const key of keys) this.loaded.delete(key);
+    const keys = [...(this.loaded.get(id)?.keys() ?? [])];
+    this.loaded.delete(id);
     await this.stateDocs.removeMany(keys);
   }
 
