@@ -32,16 +32,35 @@ export function channelFilter(pattern: string): (name: string) => boolean {
 type MsgWithTarget = NodeMessage & { device?: { id?: unknown }; deviceId?: unknown; channel?: unknown };
 
 /**
- * Which device and channel a message is for: the node's own setting when it has one, otherwise
- * msg.deviceId / msg.device.id and msg.channel (as set by `channel in`).
+ * Which device a message is for: the node's own setting when it has one, otherwise
+ * msg.deviceId / msg.device.id (as set by `channel in` and the other event nodes).
  */
-export function target(config: { device?: string; channel?: string }, msg: NodeMessage): { deviceId: string; channel: string } {
+export function deviceOf(config: { device?: string }, msg: NodeMessage): string {
   const m = msg as MsgWithTarget;
   const deviceId = config.device || (typeof m.deviceId === 'string' ? m.deviceId : undefined) || (typeof m.device?.id === 'string' ? m.device.id : undefined);
-  const channel = config.channel || (typeof m.channel === 'string' ? m.channel : undefined);
   if (!deviceId) throw new Error('No device: set one on the node, or send msg.deviceId (or msg.device.id)');
+  return deviceId;
+}
+
+/** Which device and channel a message is for: see deviceOf(); the channel comes from msg.channel. */
+export function target(config: { device?: string; channel?: string }, msg: NodeMessage): { deviceId: string; channel: string } {
+  const deviceId = deviceOf(config, msg);
+  const m = msg as MsgWithTarget;
+  const channel = config.channel || (typeof m.channel === 'string' ? m.channel : undefined);
   if (!channel) throw new Error('No channel: set one on the node, or send msg.channel');
   return { deviceId, channel };
+}
+
+/**
+ * The setting of a node, or with `msg` (the editor's "set by msg.<name>" choice) the message's
+ * property, which must be one of `allowed`.
+ */
+export function choice<T extends string>(setting: string, value: unknown, name: string, allowed: readonly T[]): T {
+  const picked = setting === 'msg' ? value : setting;
+  if (typeof picked !== 'string' || !(allowed as readonly string[]).includes(picked)) {
+    throw new Error(`msg.${name} must be one of ${allowed.join(', ')}; got ${JSON.stringify(picked)?.slice(0, 40) ?? 'nothing'}`);
+  }
+  return picked as T;
 }
 
 /**

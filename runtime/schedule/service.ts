@@ -100,6 +100,7 @@ export class ScheduleService {
 
   async create(input: ScheduleInput): Promise<Schedule> {
     const fields = checkInput(input, true);
+    this.assertFreeName(fields.name!);
     const now = this.deps.now();
     const schedule: Schedule = { id: randomUUID(), name: fields.name!, cron: fields.cron!, timezone: fields.timezone!, payload: fields.payload ?? null, enabled: fields.enabled ?? true, createdAt: now, updatedAt: now };
     await this.collection.insert(toDoc(schedule));
@@ -111,6 +112,7 @@ export class ScheduleService {
   async update(id: string, input: ScheduleInput): Promise<Schedule> {
     const existing = this.require(id);
     const fields = checkInput({ cron: existing.cron, timezone: existing.timezone, ...input }, false);
+    if (fields.name !== undefined) this.assertFreeName(fields.name, id);
     const schedule: Schedule = { ...existing, ...stripUndefined(fields), updatedAt: this.deps.now() };
     await this.collection.replace(toDoc(schedule));
     this.stopJob(id);
@@ -125,6 +127,13 @@ export class ScheduleService {
     this.stopJob(id);
     this.schedules.delete(id);
     this.lastRun.delete(id);
+  }
+
+  /** Flows pick a stored schedule by name, so names are unique. */
+  private assertFreeName(name: string, self?: string): void {
+    for (const s of this.schedules.values()) {
+      if (s.name === name && s.id !== self) throw Errors.CONFLICT(`A schedule named ${JSON.stringify(name)} exists (${s.id}); schedule nodes pick schedules by name`);
+    }
   }
 
   private startJob(schedule: Schedule): void {

@@ -8,32 +8,9 @@ import channelOut from '../../nodes/channel-out/channel-out';
 import aggregateNode from '../../nodes/aggregate/aggregate';
 import historyNode from '../../nodes/history/history';
 import deviceStatus from '../../nodes/device-status/device-status';
+import { errors, inject, received, type Msg } from './flow';
 
 helper.init(require.resolve('node-red'));
-
-type Msg = Record<string, any>;
-
-/** Collect what a helper node receives. */
-function received(id: string): Msg[] {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
-  return msgs;
-}
-
-/** Collect the errors a node reports (what Catch nodes would receive). */
-function errors(id: string): string[] {
-  const list: string[] = [];
-  helper.getNode(id).on('call:error', (call: { args: unknown[] }) => list.push(String(call.args[0])));
-  return list;
-}
-
-/** Send a msg into a node and wait until it sends a result or reports an error. */
-async function inject(id: string, msg: Msg): Promise<void> {
-  const node = helper.getNode(id);
-  const finished = new Promise<void>((resolve) => node.once('call:error', () => resolve()).once('call:send', () => resolve()));
-  node.receive(msg);
-  await finished;
-}
 
 describe('the Fieldflow palette in Node-RED', () => {
   let platform: Platform;

@@ -65,6 +65,7 @@ describe('REST API schedules', () => {
     assertProblem(await s.admin.patch(`/schedules/${body.id}`, { cron: '* * * * 8' }), 400, 'FF_INVALID_CRON');
     assert.equal((await s.admin.get(`/schedules/${body.id}`)).body.cron, '0 * * * *');
     assertProblem(await s.admin.post('/schedules', { cron: '0 * * * *' }), 400, 'FF_VALIDATION');
+    assertProblem(await s.admin.post('/schedules', { name: 'ok', cron: '5 * * * *' }), 409, 'FF_CONFLICT');
     assertProblem(await s.admin.patch('/schedules/nope', { enabled: true }), 404, 'FF_SCHEDULE_NOT_FOUND');
     assert.equal((await s.admin.get('/schedules')).body.items.length, 1);
   });
