@@ -21,6 +21,8 @@ interface Compiled {
   matches: (device: { id: string; labels: Record<string, string> }) => boolean;
   /** When it started watching: the start of the silence for devices that never sent data. */
   activatedAt: number;
+  /** Its slots by device id: the per-message lookup, with no key to build. */
+  slots: Map<string, Slot>;
 }
 
 type Action = { fire: TriggerFire } | { reset: number };
@@ -219,6 +221,7 @@ export class TriggerService {
       const slot = this.slots.get(key)!;
       this.clearTimer(slot);
       this.slots.delete(key);
+      slot.compiled.slots.delete(deviceId);
       await slot.saving;
     }
     await this.stateDocs.removeMany([...new Set([...keys, ...stored])]);
@@ -390,6 +393,7 @@ export class TriggerService {
       path: path ? compilePath(path) : null,
       matches: trigger.device ? (d) => d.id === trigger.device : selector ? (d) => matchesSelector(d.labels, selector) : () => true,
       activatedAt: this.deps.now(),
+      slots: new Map(),
     };
     this.running.set(trigger.id, c);
     // Listen only while something runs: with no listener, ingestion skips building events.
@@ -500,13 +504,14 @@ export class TriggerService {
   }
 
   private slot(c: Compiled, deviceId: string): Slot {
-    return this.slots.get(slotKey(c.trigger.id, deviceId)) ?? this.newSlot(c, deviceId, c.evaluator.initial(), this.deps.now());
+    return c.slots.get(deviceId) ?? this.newSlot(c, deviceId, c.evaluator.initial(), this.deps.now());
   }
 
   private newSlot(c: Compiled, deviceId: string, state: TriggerState, since: number): Slot {
     const key = slotKey(c.trigger.id, deviceId);
     const slot: Slot = { key, compiled: c, deviceId, state, since, unlogged: [], actions: [], dirty: false, stored: false, saving: null, timer: null, timerAt: 0 };
     this.slots.set(key, slot);
+    c.slots.set(deviceId, slot);
     return slot;
   }
 
