@@ -11,6 +11,7 @@ import { Evaluator, type Outcome, type Step, type TriggerState } from './evaluat
 import { EVENTS_CHANNEL, validateTrigger, watched, type Trigger, type TriggerFire, type TriggerSpec } from './model';
 import { compilePath, MISSING, readPath } from './path';
 import { runBacktest, type BacktestRange, type BacktestResult } from './backtest';
+import { TriggerStateStore, type StateRecord } from './state-store';
 
 /** A trigger ready to run. */
 interface Compiled {
@@ -39,7 +40,6 @@ interface Slot {
   unlogged: TriggerFire[];
   actions: Action[];
   dirty: boolean;
-  stored: boolean;
   saving: Promise<void> | null;
   timer: NodeJS.Timeout | null;
   timerAt: number;
@@ -47,15 +47,6 @@ interface Slot {
 
 interface TriggerDoc extends Omit<Trigger, 'id'> {
   _id: string;
-}
-
-interface StateDoc {
-  _id: string;
-  trigger: string;
-  device: string;
-  state: Omit<TriggerState, 'lastTs'>;
-  since: number;
-  unlogged: TriggerFire[];
 }
 
 export interface TriggerServiceDeps {
@@ -93,9 +84,9 @@ export class TriggerService {
   private anyChannel: Compiled[] = [];
   private readonly slots = new Map<string, Slot>();
   /** Persisted states of triggers not running now, by trigger id then slot key. */
-  private readonly loaded = new Map<string, Map<string, StateDoc>>();
+  private readonly loaded = new Map<string, Map<string, StateRecord>>();
   private triggerDocs!: Collection<TriggerDoc>;
-  private stateDocs!: Collection<StateDoc>;
+  private readonly states = new TriggerStateStore();
   private unsubscribe: (() => void) | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -104,9 +95,9 @@ export class TriggerService {
 
   async start(): Promise<void> {
     this.triggerDocs = await this.deps.store.collection<TriggerDoc>('triggers');
-    this.stateDocs = await this.deps.store.collection<StateDoc>('trigger_states');
+
     for (const { _id, ...doc } of await this.triggerDocs.all()) this.triggers.set(_id, { id: _id, ...doc });
-    for (const doc of await this.stateDocs.all()) this.keep(doc);
+    for (const record of await this.states.load(this.deps.store)) this.keep(record);
     for (const trigger of this.triggers.values()) if (trigger.owner === 'api' && trigger.enabled !== false) this.activate(trigger);
     this.reconcileTimer = setInterval(() => this.reconcile(), RECONCILE_MS);
     this.reconcileTimer.unref();
@@ -119,6 +110,7 @@ export class TriggerService {
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     for (const slot of this.slots.values()) this.clearTimer(slot);
     await Promise.all([...this.slots.values()].map((s) => s.saving));
+    await this.states.drain();
   }
 
   list(): Trigger[] {
@@ -213,8 +205,8 @@ export class TriggerService {
     for (const docs of this.loaded.values()) {
       for (const doc of docs.values()) {
         if (doc.device !== deviceId) continue;
-        stored.push(doc._id);
-        docs.delete(doc._id);
+        stored.push(doc.key);
+        docs.delete(doc.key);
       }
     }
     for (const key of keys) {
@@ -224,7 +216,7 @@ export class TriggerService {
       slot.compiled.slots.delete(deviceId);
       await slot.saving;
     }
-    await this.stateDocs.removeMany([...new Set([...keys, ...stored])]);
+    await this.states.remove([...new Set([...keys, ...stored])]);
   }
 
   // ---- evaluation ----
@@ -297,7 +289,7 @@ export class TriggerService {
         const actions = slot.actions.splice(0);
         if (this.slots.get(slot.key) !== slot) return;
         try {
-          await this.write(slot);
+          await this.states.save(slot.key, () => (this.slots.get(slot.key) === slot ? record(slot) : null));
         } catch (err) {
           // Carry on: announcing a fire late or twice after a crash is better than never.
           this.deps.log.error('trigger state write failed', { trigger: slot.compiled.trigger.id, device: slot.deviceId, error: (err as Error).message });
@@ -315,15 +307,9 @@ export class TriggerService {
       }
     })().finally(() => {
       slot.saving = null;
+      // What changed between the loop's last check and now (a microtask later) needs a run of its own.
+      if ((slot.dirty || slot.actions.length) && this.slots.get(slot.key) === slot) this.save(slot);
     });
-  }
-
-  private async write(slot: Slot): Promise<void> {
-    const { lastTs: _transient, ...state } = slot.state;
-    const doc: StateDoc = { _id: slot.key, trigger: slot.compiled.trigger.id, device: slot.deviceId, state: structuredClone(state), since: slot.since, unlogged: structuredClone(slot.unlogged) };
-    if (slot.stored) await this.stateDocs.replace(doc);
-    else await this.stateDocs.insert(doc);
-    slot.stored = true;
   }
 
   /** Log a fire on the device's events channel, announce it, and raise the trigger's alarm. */
@@ -422,7 +408,7 @@ export class TriggerService {
       this.slots.delete(slot.key);
       // Keep what is on disk for the next activation (a redeploy of the same node).
       const { lastTs: _t, ...state } = slot.state;
-      this.keep({ _id: slot.key, trigger: id, device: slot.deviceId, state, since: slot.since, unlogged: slot.unlogged });
+      this.keep({ key: slot.key, trigger: id, device: slot.deviceId, state, since: slot.since, unlogged: slot.unlogged });
     }
   }
 
@@ -433,7 +419,6 @@ export class TriggerService {
     for (const doc of docs?.values() ?? []) {
       if (!this.deps.devices.get(doc.device)) continue;
       const slot = this.newSlot(c, doc.device, structuredClone(doc.state), doc.since);
-      slot.stored = true;
       slot.unlogged = doc.unlogged;
       if (c.trigger.kind === 'nodata') slot.state.lastTs = this.lastData(c, doc.device) ?? doc.since;
       if (doc.unlogged.length) {
@@ -469,10 +454,10 @@ export class TriggerService {
     });
   }
 
-  private keep(doc: StateDoc): void {
+  private keep(doc: StateRecord): void {
     let docs = this.loaded.get(doc.trigger);
     if (!docs) this.loaded.set(doc.trigger, (docs = new Map()));
-    docs.set(doc._id, doc);
+    docs.set(doc.key, doc);
   }
 
   /** No data: start watching every matching device, including ones that never sent anything. */
@@ -509,7 +494,7 @@ export class TriggerService {
 
   private newSlot(c: Compiled, deviceId: string, state: TriggerState, since: number): Slot {
     const key = slotKey(c.trigger.id, deviceId);
-    const slot: Slot = { key, compiled: c, deviceId, state, since, unlogged: [], actions: [], dirty: false, stored: false, saving: null, timer: null, timerAt: 0 };
+    const slot: Slot = { key, compiled: c, deviceId, state, since, unlogged: [], actions: [], dirty: false, saving: null, timer: null, timerAt: 0 };
     this.slots.set(key, slot);
     c.slots.set(deviceId, slot);
     return slot;
@@ -522,7 +507,7 @@ export class TriggerService {
     await Promise.all(pendingSaves);
     const keys = [...(this.loaded.get(id)?.keys() ?? [])];
     this.loaded.delete(id);
-    await this.stateDocs.removeMany(keys);
+    await this.states.remove(keys);
   }
 
   private async forget(id: string): Promise<void> {
@@ -540,6 +525,12 @@ export class TriggerService {
 
 export function flowTriggerId(nodeId: string): string {
   return `node-${nodeId}`;
+}
+
+/** What is persisted of a slot; the time of the last message is rebuilt on start instead. */
+function record(slot: Slot): StateRecord {
+  const { lastTs: _transient, ...state } = slot.state;
+  return { key: slot.key, trigger: slot.compiled.trigger.id, device: slot.deviceId, state, since: slot.since, unlogged: slot.unlogged };
 }
 
 function slotKey(triggerId: string, deviceId: string): string {
