@@ -298,8 +298,9 @@ export class TriggerService {
           if ('fire' in action) {
             // A fire that could not be logged stays in the state document: the next start logs it.
             if (!(await this.announce(slot, action.fire))) continue;
+            // Not written now: until the slot's next write the stored copy still lists the fire,
+            // and a restart in between finds it on the events channel and does not log it again.
             slot.unlogged = slot.unlogged.filter((f) => f !== action.fire);
-            slot.dirty = true;
           } else {
             await this.clearAlarm(slot);
           }
@@ -322,7 +323,7 @@ export class TriggerService {
       this.deps.log.error('could not log a trigger fire', { trigger: fire.trigger.id, device: fire.device, error: (err as Error).message });
       return false;
     }
-    this.deps.events.emit({ type: 'TriggerFired', device: deviceRef(device), fire: structuredClone(fire) });
+    this.deps.events.emit({ type: 'TriggerFired', device: deviceRef(device), fire });
     const alarm = slot.compiled.trigger.alarm;
     if (!alarm || (fire.edge === 'falling' && slot.compiled.trigger.direction === 'both')) return true;
     await this.deps.alarms
