@@ -33,7 +33,9 @@ describe('triggers', () => {
     await platform.stop();
     await boot();
   };
-  const events = async () => (await platform.channels.history(device, 'events', { order: 'asc' })).items.map((m) => m.data as Record<string, any>);
+  /** The device's logged fires; none while the events channel does not exist yet. */
+  const events = async () =>
+    (await platform.channels.history(device, 'events', { order: 'asc' }).catch(() => ({ items: [] }))).items.map((m) => m.data as Record<string, any>);
 
   it('logs each fire on the events channel, emits TriggerFired, and raises and clears its alarm', async () => {
     const t = await platform.triggers.create({ name: 'tank high', selector: 'site=north', channel: 'level', path: 'tank.pct', kind: 'cross', threshold: 80, deadband: 5, alarm: { severity: 'critical' } });
@@ -126,10 +128,10 @@ describe('triggers', () => {
     await platform.channels.publish(device, 'c', { v: 1 });
     const up = await platform.channels.publish(device, 'c', { v: 20 });
     await sleep(200);
-    await assert.rejects(platform.channels.history(device, 'events'), { code: 'FF_CHANNEL_NOT_FOUND' });
+    assert.deepEqual(await events(), []);
     assert.equal(platform.alarms.findOpen(device, 'high'), undefined, 'not announced, so no alarm yet');
     await restart();
-    await waitFor('the recovered fire', async () => (await events().catch(() => [])).length === 1);
+    await waitFor('the recovered fire', async () => (await events()).length === 1);
     const [logged] = await events();
     assert.deepEqual([logged.ts, logged.value, logged.messageId], [up.ts, 20, up.id]);
     await waitFor('its alarm', () => platform.alarms.findOpen(device, 'high'));
