@@ -233,7 +233,9 @@ export class AlarmService {
     } catch (err) {
       if (before) {
         Object.assign(alarm, before);
-        if (alarm.status === 'active') this.open.set(openKey(alarm.device, alarm.type), alarm);
+        // Re-open only if no alarm of the same (device, type) was raised meanwhile.
+        const key = openKey(alarm.device, alarm.type);
+        if (alarm.status === 'active' && !this.open.has(key)) this.open.set(key, alarm);
       } else {
         this.alarms.delete(id);
         this.open.delete(openKey(alarm.device, alarm.type));

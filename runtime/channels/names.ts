@@ -29,6 +29,7 @@ export function splitStreamKey(key: string): { deviceId: string; channel: string
 /** Channels the platform writes itself; clients change them through their own APIs. */
 export const RESERVED_CHANNELS: ReadonlyMap<string, string> = new Map([
   ['tag_values', 'Tags are written through PATCH /api/v1/devices/{id}/tags/{appKey}, MQTT devices/{id}/tags/{appKey}, or the tag node'],
+  ['events', 'Triggers log their fires there; a record that anyone could write could not be trusted'],
 ]);
 
 /** A channel name that clients may publish to. */

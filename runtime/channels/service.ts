@@ -171,13 +171,14 @@ export class ChannelService {
 
   /**
    * Append for a platform service: to a channel it owns (the tag service to `tag_values`), or
-   * its own record (trigger fires on `events`). Still accepted after refuse(), so services can
-   * finish their work while the platform stops.
+   * its own record (trigger fires on `events`). Unless `whileStopping` is false (writes that come
+   * from outside, such as tag commits), still accepted after refuse(), so services can finish their
+   * work while the platform stops.
    */
-  async publishInternal(deviceId: string, channel: string, data: unknown): Promise<PublishResult> {
+  async publishInternal(deviceId: string, channel: string, data: unknown, options: { whileStopping?: boolean } = {}): Promise<PublishResult> {
     const device = this.deps.devices.require(deviceId);
     assertChannelName(channel);
-    return this.append(device, channel, serializeData(data, this.limits), true);
+    return this.append(device, channel, serializeData(data, this.limits), options.whileStopping !== false);
   }
 
   /**

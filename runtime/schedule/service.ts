@@ -115,6 +115,7 @@ export class ScheduleService {
     if (fields.name !== undefined) this.assertFreeName(fields.name, id);
     const schedule: Schedule = { ...existing, ...stripUndefined(fields), updatedAt: this.deps.now() };
     await this.collection.replace(toDoc(schedule));
+    if (!this.schedules.has(id)) throw Errors.SCHEDULE_NOT_FOUND(`Schedule ${id} was deleted while it was being changed`);
     this.stopJob(id);
     this.schedules.set(id, schedule);
     if (schedule.enabled) this.startJob(schedule);

@@ -104,7 +104,7 @@ export class TagService {
     this.deps.devices.require(deviceId);
     assertTagName(appKey, 'appKey');
     this.check(appKey, values);
-    const result: PublishResult = await this.deps.channels.publishInternal(deviceId, TAGS_CHANNEL, { [appKey]: values });
+    const result: PublishResult = await this.deps.channels.publishInternal(deviceId, TAGS_CHANNEL, { [appKey]: values }, { whileStopping: false });
     const data = (result.aggregate.data as Record<string, unknown> | null)?.[appKey];
     return {
       appKey,
@@ -136,7 +136,7 @@ export class TagService {
         invalid.push({ path, message: 'must be a number, boolean, string, or null to delete it' });
       } else if (typeof value === 'string' && value.length > MAX_STRING_LENGTH) {
         invalid.push({ path, message: `is longer than ${MAX_STRING_LENGTH} characters` });
-      } else if (declared[name] && typeof value !== declared[name]) {
+      } else if (Object.hasOwn(declared, name) && typeof value !== declared[name]) {
         mismatched.push({ path, message: `is declared ${declared[name]}; got ${typeof value}` });
       }
     }

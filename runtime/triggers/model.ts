@@ -185,6 +185,9 @@ function kindErrors(spec: TriggerSpec): FieldError[] {
       need('low', 'for kind range');
       need('high', 'for kind range');
       if (spec.low !== undefined && spec.high !== undefined && spec.low > spec.high) errors.push({ path: '/low', message: 'must not be above high' });
+      else if (spec.on === 'leave' && spec.deadband !== undefined && spec.low !== undefined && spec.high !== undefined && 2 * spec.deadband > spec.high - spec.low) {
+        errors.push({ path: '/deadband', message: 'must be at most half the band for on=leave, or the value could never come back inside' });
+      }
       break;
     case 'nodata':
       need('durationSeconds', 'for kind nodata');

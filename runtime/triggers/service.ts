@@ -98,7 +98,15 @@ export class TriggerService {
 
     for (const { _id, ...doc } of await this.triggerDocs.all()) this.triggers.set(_id, { id: _id, ...doc });
     for (const record of await this.states.load(this.deps.store)) this.keep(record);
-    for (const trigger of this.triggers.values()) if (trigger.owner === 'api' && trigger.enabled !== false) this.activate(trigger);
+    for (const trigger of this.triggers.values()) {
+      if (trigger.owner !== 'api' || trigger.enabled === false) continue;
+      try {
+        this.activate(trigger);
+      } catch (err) {
+        // One stored trigger that no longer compiles must not keep the platform from starting.
+        this.deps.log.error('a stored trigger cannot run', { trigger: trigger.id, error: (err as Error).message });
+      }
+    }
     this.reconcileTimer = setInterval(() => this.reconcile(), RECONCILE_MS);
     this.reconcileTimer.unref();
   }
@@ -144,6 +152,7 @@ export class TriggerService {
     const trigger: Trigger = { ...spec, id, owner: 'api', createdAt: existing.createdAt, updatedAt: this.deps.now() };
     await this.triggerDocs.replace(toDoc(trigger));
     await this.reset(id);
+    if (!this.triggers.has(id)) throw Errors.TRIGGER_NOT_FOUND(`Trigger ${id} was deleted while it was being changed`);
     this.triggers.set(id, trigger);
     if (trigger.enabled !== false) this.activate(trigger);
     return structuredClone(trigger);
@@ -371,6 +380,8 @@ export class TriggerService {
   // ---- running set ----
 
   private activate(trigger: Trigger): void {
+    // Never two copies running: a concurrent update may have activated it meanwhile.
+    this.deactivate(trigger.id);
     const { channel, path } = watched(trigger);
     const selector = trigger.selector ? parseSelector(trigger.selector) : null;
     const c: Compiled = {
@@ -420,11 +431,11 @@ export class TriggerService {
     for (const doc of docs?.values() ?? []) {
       if (!this.deps.devices.get(doc.device)) continue;
       const slot = this.newSlot(c, doc.device, structuredClone(doc.state), doc.since);
-      slot.unlogged = doc.unlogged;
+      slot.unlogged = doc.unlogged ?? [];
       if (c.trigger.kind === 'nodata') slot.state.lastTs = this.lastData(c, doc.device) ?? doc.since;
-      if (doc.unlogged.length) {
+      if (slot.unlogged.length) {
         // Written with the state but maybe not logged before a crash: log what the channel lacks.
-        this.recover(slot, doc.unlogged);
+        this.recover(slot, slot.unlogged);
       } else if (!slot.state.active && c.trigger.alarm && this.deps.alarms.findOpen(doc.device, c.trigger.alarm.type!)?.source.id === c.trigger.id) {
         // A clear that a crash cut short.
         void this.clearAlarm(slot);
@@ -439,15 +450,16 @@ export class TriggerService {
       const logged = new Set<string>();
       await this.deps.channels
         .scan(slot.deviceId, EVENTS_CHANNEL, { after: Math.min(...fires.map((f) => f.ts)) - 1 }, (r) => {
-          const id = (JSON.parse(r.json) as { id?: string }).id;
-          if (id) logged.add(id);
+          const data = JSON.parse(r.json) as { id?: unknown } | null;
+          if (data && typeof data.id === 'string') logged.add(data.id);
         })
         .catch(() => undefined);
       const left: TriggerFire[] = [];
       for (const fire of fires) {
         if (!logged.has(fire.id) && !(await this.announce(slot, fire))) left.push(fire);
       }
-      slot.unlogged = left;
+      // Only what recovery handled: fires added meanwhile stay until they are logged.
+      slot.unlogged = slot.unlogged.filter((f) => !fires.includes(f) || left.includes(f));
       slot.dirty = true;
     })().finally(() => {
       slot.saving = null;

@@ -2,6 +2,9 @@ import type { Collection, Store } from '../store';
 import type { TriggerState } from './evaluator';
 import type { TriggerFire } from './model';
 
+/** How long to wait before writing again after a failed write. */
+const RETRY_MS = 1000;
+
 /** What is kept of one trigger's state on one device. */
 export interface StateRecord {
   key: string;
@@ -61,6 +64,11 @@ export class TriggerStateStore {
   /** Write a record soon; resolves when it (or a newer state of it) is on disk. */
   save(key: string, read: () => StateRecord | null): Promise<void> {
     this.dirty.set(key, read);
+    return this.schedule();
+  }
+
+  /** The next write: started a microtask from now, or when the one running ends. */
+  private schedule(): Promise<void> {
     if (!this.waiting) {
       let resolve!: () => void;
       let reject!: (err: Error) => void;
@@ -74,9 +82,12 @@ export class TriggerStateStore {
     return this.waiting.promise;
   }
 
-  /** Delete records, after any write in progress (which may hold them) has finished. */
+  /**
+   * Delete records, after the write in progress (which may hold them) has finished. Their slots
+   * are gone by now, so later writes skip them.
+   */
   async remove(keys: string[]): Promise<void> {
-    await this.drain();
+    await this.running?.catch(() => undefined);
     const ids: string[] = [];
     for (const key of keys) {
       this.dirty.delete(key);
@@ -109,6 +120,8 @@ export class TriggerStateStore {
     this.running.finally(() => {
       this.running = null;
       if (this.waiting) this.flush();
+      // A failed write put its records back: retry them even if nothing new arrives.
+      else if (this.dirty.size) setTimeout(() => this.schedule().catch(() => undefined), RETRY_MS).unref();
     });
   }
 

@@ -63,5 +63,13 @@ describe('REST API tags', () => {
     assertProblem(await device.post(`/devices/${id}/channels/tag_values/messages`, { pump: { level: 'x' } }), 409, 'FF_RESERVED_CHANNEL');
     assertProblem(await s.admin.patch(`/devices/${id}/channels/tag_values/aggregate`, { pump: null }, { 'content-type': 'application/merge-patch+json' }), 409, 'FF_RESERVED_CHANNEL');
     await assert.rejects(s.platform.channels.publish(id, 'tag_values', { a: 1 }), { code: 'FF_RESERVED_CHANNEL' });
+    assertProblem(await device.post(`/devices/${id}/channels/events/messages`, { type: 'TriggerFired', id: 'forged' }), 409, 'FF_RESERVED_CHANNEL');
+  });
+
+  it('accepts tag names that are also names of object methods', async () => {
+    await s.admin.patch('/tags/pump/types', { level: 'number' });
+    const r = await s.admin.patch(tags(), { toString: 1, constructor: 'x', hasOwnProperty: true });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.values, { toString: 1, constructor: 'x', hasOwnProperty: true });
   });
 });

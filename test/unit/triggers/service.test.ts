@@ -166,6 +166,7 @@ describe('triggers', () => {
       [{ name: 'x', channel: 'c', path: 42, kind: 'change' }, '/path'],
       [{ name: 'x', channel: 'c', path: 'a..b', kind: 'change' }, '/path'],
       [{ name: 'x', channel: 'c', path: 'v', kind: 'range', low: 5, high: 1 }, '/low'],
+      [{ name: 'x', channel: 'c', path: 'v', kind: 'range', low: 0, high: 10, on: 'leave', deadband: 6 }, '/deadband'],
       [{ name: 'x', channel: 'events', path: 'v', kind: 'change' }, '/channel'],
       [{ name: 'x', channel: 'c', path: 'v', kind: 'cross', threshold: 1, selector: 'a===b' }, '/selector'],
       ['not an object', '/'],
