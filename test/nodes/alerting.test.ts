@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { helper } from '../support/node-helper';
 import type { Platform } from '../../runtime';
-import { startPlatform } from '../support/platform';
 import { waitFor } from '../support/mqtt';
 import { flowTriggerId } from '../../runtime/triggers/service';
 import { validateTrigger } from '../../runtime/triggers/model';
@@ -11,7 +10,7 @@ import deviceTrigger from '../../nodes/device-trigger/device-trigger';
 import alarmNode from '../../nodes/alarm/alarm';
 import alarmIn from '../../nodes/alarm-in/alarm-in';
 import scheduleNode from '../../nodes/schedule/schedule';
-import { calls, failures, inject, received, type Msg } from './flow';
+import { calls, failures, inject, received, type Msg, usePalette } from './flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -29,18 +28,8 @@ describe('the alerting palette in Node-RED', () => {
   let north: string;
   let south: string;
 
-  beforeEach(async () => {
-    platform = await startPlatform({ mqtt: { port: 0, host: '127.0.0.1' } });
-    helper.settings({ fieldflow: platform });
-    north = (await platform.devices.create({ name: 'north-1', labels: { site: 'north' } })).device.id;
-    south = (await platform.devices.create({ name: 'south-1', labels: { site: 'south' } })).device.id;
-    await new Promise<void>((r) => helper.startServer(r));
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((r) => helper.stopServer(r));
-    await platform.stop();
-  });
+  const fixture = usePalette();
+  beforeEach(() => ({ platform, north, south } = fixture));
 
   describe('tag', () => {
     it('sets one tag, commits several as one message and reads them back, whole or one at a time', async () => {

@@ -1,4 +1,6 @@
 import { helper } from '../support/node-helper';
+import type { Platform } from '../../runtime';
+import { startPlatform } from '../support/platform';
 
 export type Msg = Record<string, any>;
 
@@ -41,4 +43,32 @@ export async function inject(id: string, msg: Msg): Promise<void> {
   const finished = new Promise<void>((resolve) => node.once('call:error', () => resolve()).once('call:send', () => resolve()));
   node.receive(msg);
   await finished;
+}
+
+export interface Palette {
+  platform: Platform;
+  /** Device ids: north-1 (site=north) and south-1 (site=south). */
+  north: string;
+  south: string;
+}
+
+/**
+ * Per test: a real platform with two devices, given to Node-RED as its settings, and the test
+ * helper's server. Call inside a describe; the returned object is filled before each test.
+ */
+export function usePalette(): Palette {
+  const p = {} as Palette;
+  beforeEach(async () => {
+    p.platform = await startPlatform({ mqtt: { port: 0, host: '127.0.0.1' } });
+    helper.settings({ fieldflow: p.platform });
+    p.north = (await p.platform.devices.create({ name: 'north-1', labels: { site: 'north' } })).device.id;
+    p.south = (await p.platform.devices.create({ name: 'south-1', labels: { site: 'south' } })).device.id;
+    await new Promise<void>((r) => helper.startServer(r));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((r) => helper.stopServer(r));
+    await p.platform.stop();
+  });
+  return p;
 }

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { helper } from '../support/node-helper';
 import type { Platform } from '../../runtime';
-import { startPlatform } from '../support/platform';
 import { connect, waitFor } from '../support/mqtt';
 import channelIn from '../../nodes/channel-in/channel-in';
 import channelOut from '../../nodes/channel-out/channel-out';
 import aggregateNode from '../../nodes/aggregate/aggregate';
 import historyNode from '../../nodes/history/history';
 import deviceStatus from '../../nodes/device-status/device-status';
-import { errors, inject, received, type Msg } from './flow';
+import { errors, inject, received, type Msg, usePalette } from './flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -17,18 +16,8 @@ describe('the Fieldflow palette in Node-RED', () => {
   let north: string;
   let south: string;
 
-  beforeEach(async () => {
-    platform = await startPlatform({ mqtt: { port: 0, host: '127.0.0.1' } });
-    helper.settings({ fieldflow: platform });
-    north = (await platform.devices.create({ name: 'north-1', labels: { site: 'north' } })).device.id;
-    south = (await platform.devices.create({ name: 'south-1', labels: { site: 'south' } })).device.id;
-    await new Promise<void>((r) => helper.startServer(r));
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await new Promise<void>((r) => helper.stopServer(r));
-    await platform.stop();
-  });
+  const fixture = usePalette();
+  beforeEach(() => ({ platform, north, south } = fixture));
 
   describe('channel in', () => {
     it('emits stored messages of matching devices and channels with payload, topic, device, channel, messageId and ts', async () => {
