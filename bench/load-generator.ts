@@ -7,6 +7,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { LoadPlan, LoadReport } from './lib/messages';
+import { reading } from './lib/telemetry';
 
 const report = (r: LoadReport) => process.send!(r);
 
@@ -15,7 +16,7 @@ async function run(plan: LoadPlan): Promise<void> {
     plan.devices.map(
       (d) =>
         new Promise<MqttClient>((resolve, reject) => {
-          const c = mqtt.connect(plan.url, { clientId: d.clientId, username: d.username, password: d.password, reconnectPeriod: 0, protocolVersion: 4 });
+          const c = mqtt.connect(plan.url, { clientId: d.clientId, username: d.username, password: d.password, reconnectPeriod: 0, protocolVersion: 4, connectTimeout: 60_000 });
           c.once('connect', () => resolve(c));
           c.once('error', reject);
         }),
@@ -28,7 +29,8 @@ async function run(plan: LoadPlan): Promise<void> {
   let acked = 0;
   let sendErrors = 0;
   let seq = 0;
-  const payload = () => JSON.stringify({ t: Date.now(), seq: seq++, temp: 20 + Math.random() * 5, hum: 40 + Math.random() * 10 });
+  const payload =
+    plan.payload === 'telemetry' ? () => reading(seq++) : () => JSON.stringify({ t: Date.now(), seq: seq++, temp: 20 + Math.random() * 5, hum: 40 + Math.random() * 10 });
   const onAck = (err?: Error) => {
     if (err) sendErrors++;
     else if (measuring) acked++;

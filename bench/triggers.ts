@@ -3,8 +3,8 @@
  * --window W --rounds R --quiet --profile DIR).
  *
  * "1,000 devices, 5 triggers each, at the foundation's ingestion rate". Two real Fieldflow servers
- * with the same devices and flow, driven by the same load generator (bench/lib/device-simulator.ts,
- * in its own process): one with no triggers (the baseline), one with five API triggers per device.
+ * with the same devices and flow, driven by the same load generator (bench/load-generator.ts with
+ * the telemetry payload of bench/lib/telemetry.ts, in its own process): one with no triggers (the baseline), one with five API triggers per device.
  * Their full-speed phases (QoS 1, closed loop) alternate for R rounds, so load from elsewhere on
  * the machine hits both alike; then each runs at half the baseline's rate, for latency.
  * Throughput is what the deployed flow's `channel in` node delivers, counted as in bench/ingest.ts.
@@ -242,10 +242,10 @@ interface PhaseResult {
   generatorCpu: number;
 }
 
-/** Run the simulator with `plan` against a target until it reports done; CPU use over the measured window. */
+/** Run the load generator with `plan` against a target until it reports done; CPU use over the measured window. */
 async function drive(target: Target, plan: Omit<LoadPlan, 'url' | 'devices'>, onMeasuring: () => unknown, profile: boolean) {
   const server = target.server.child;
-  const gen = fork(path.join(__dirname, 'lib', 'device-simulator.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const gen = fork(path.join(__dirname, 'load-generator.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(gen);
   let cpuAtStart = { server: 0, gen: 0 };
   const done = await new Promise<Extract<LoadReport, { type: 'done' }>>((resolve, reject) => {
@@ -260,8 +260,8 @@ async function drive(target: Target, plan: Omit<LoadPlan, 'url' | 'devices'>, on
         resolve(r);
       }
     });
-    gen.once('exit', (code) => code !== 0 && reject(new Error(`device simulator exited with ${code}`)));
-    gen.send({ ...plan, url: target.server.mqttUrl, devices: target.devices } satisfies LoadPlan);
+    gen.once('exit', (code) => code !== 0 && reject(new Error(`load generator exited with ${code}`)));
+    gen.send({ ...plan, url: target.server.mqttUrl, devices: target.devices, payload: 'telemetry' } satisfies LoadPlan);
   });
   const seconds = done.elapsedMs / 1000;
   if (done.sendErrors) log(`  ${target.name}: ${done.sendErrors} publishes failed`);
@@ -301,7 +301,7 @@ async function drain(target: Target, loadEnded: number, firesAtEnd: number): Pro
 }
 
 /**
- * One phase: reset the flow's counters, run the simulator, wait for the fire backlog, read what
+ * One phase: reset the flow's counters, run the load generator, wait for the fire backlog, read what
  * the flow saw. With `profile`, the server's CPU profile covers the measured window.
  */
 async function phase(target: Target, plan: Omit<LoadPlan, 'url' | 'devices'>, profile = false): Promise<PhaseResult> {

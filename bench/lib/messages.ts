@@ -10,6 +10,11 @@ export interface LoadPlan {
   rate: number;
   warmupMs: number;
   durationMs: number;
+  /**
+   * noise (default): uniform random temperature and humidity. telemetry: ./telemetry.ts readings,
+   * whose excursions make crossing, range and status-change triggers fire.
+   */
+  payload?: 'noise' | 'telemetry';
 }
 
 export type LoadReport =

@@ -15,7 +15,7 @@ export const SPIKES = {
   humid: 0.005,
   /**
    * status = "service" for one message instead of "ok": two changes. Always back to "ok", so a
-   * new run of the simulator does not start with a change against the server's last state.
+   * new run of the load generator does not start with a change against the server's last state.
    */
   service: 0.0025,
 };

@@ -1,4 +1,5 @@
 import { Errors } from '../../runtime/errors';
+import { KIND_SETTINGS, type TriggerKind } from '../../runtime/triggers/model';
 import type { DeviceMode } from '../lib/common';
 
 /** The settings of a `device trigger` node, as the edit dialog stores them (numbers as text). */
@@ -36,8 +37,9 @@ export interface TriggerSettings {
 
 /**
  * The trigger definition (runtime/triggers/model.ts) that node settings describe. Only the
- * fields the kind uses are set, since the platform rejects the others. Checking is left to the
- * platform: a number field holding other text stays text, so its validation names the field.
+ * fields the kind uses (KIND_SETTINGS) are set, since the platform rejects the others. Checking
+ * is left to the platform: a number field holding other text stays text, so its validation names
+ * the field.
  */
 export function triggerSpec(s: TriggerSettings): Record<string, unknown> {
   const spec: Record<string, unknown> = { name: (s.name || describe(s)).slice(0, 128), kind: s.kind };
@@ -49,30 +51,24 @@ export function triggerSpec(s: TriggerSettings): Record<string, unknown> {
     spec.channel = s.channel;
     if (s.kind !== 'nodata') spec.path = s.path;
   }
-  const set = (field: string, value: unknown) => {
-    if (value !== undefined) spec[field] = value;
+  // Every kind-specific setting as the platform wants it; only the kind's own are sent.
+  const read: Record<string, () => unknown> = {
+    threshold: () => number(s.threshold),
+    direction: () => s.direction || undefined,
+    deadband: () => number(s.deadband),
+    low: () => number(s.low),
+    high: () => number(s.high),
+    on: () => s.on || undefined,
+    from: () => scalar('from', s.from, s.fromType),
+    to: () => scalar('to', s.to, s.toType),
+    durationSeconds: () => number(s.durationSeconds),
+    forSeconds: () => number(s.forSeconds),
   };
-  switch (s.kind) {
-    case 'cross':
-      set('threshold', number(s.threshold));
-      set('direction', s.direction || undefined);
-      set('deadband', number(s.deadband));
-      break;
-    case 'range':
-      set('low', number(s.low));
-      set('high', number(s.high));
-      set('on', s.on || undefined);
-      set('deadband', number(s.deadband));
-      break;
-    case 'change':
-      set('from', scalar('from', s.from, s.fromType));
-      set('to', scalar('to', s.to, s.toType));
-      break;
-    case 'nodata':
-      set('durationSeconds', number(s.durationSeconds));
-      break;
+  const own = s.kind && Object.hasOwn(KIND_SETTINGS, s.kind) ? KIND_SETTINGS[s.kind as TriggerKind] : [];
+  for (const field of own) {
+    const value = read[field]();
+    if (value !== undefined) spec[field] = value;
   }
-  if (s.kind !== 'nodata') set('forSeconds', number(s.forSeconds));
   if (s.alarm) {
     const alarm: Record<string, unknown> = { severity: s.alarmSeverity || 'major', clear: s.alarmClear !== false };
     if (s.alarmType) alarm.type = s.alarmType;

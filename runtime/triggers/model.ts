@@ -71,6 +71,15 @@ export interface TriggerFire {
 
 /** Where fires are logged on each device. */
 export const EVENTS_CHANNEL = 'events';
+/** The settings that belong to one kind; any other kind refuses them. */
+export const KIND_SETTINGS = {
+  cross: ['threshold', 'direction', 'deadband', 'forSeconds'],
+  change: ['from', 'to', 'forSeconds'],
+  range: ['low', 'high', 'on', 'deadband', 'forSeconds'],
+  nodata: ['durationSeconds'],
+} as const satisfies Record<TriggerKind, ReadonlyArray<keyof TriggerSpec>>;
+const KIND_SPECIFIC = [...new Set(Object.values(KIND_SETTINGS).flat())];
+
 const MAX_SECONDS = 366 * 24 * 3600;
 const scalar = { type: ['number', 'string', 'boolean', 'null'] } as const;
 const seconds = { type: 'number', minimum: 0, maximum: MAX_SECONDS } as const;
@@ -191,17 +200,17 @@ function kindErrors(spec: TriggerSpec): FieldError[] {
       break;
     case 'nodata':
       need('durationSeconds', 'for kind nodata');
-      forbid('forSeconds', 'for kind nodata (durationSeconds is how long the silence must last)');
       break;
     case 'change':
       if (spec.from !== undefined && spec.to !== undefined && spec.from === spec.to) errors.push({ path: '/to', message: 'must differ from from' });
       break;
   }
-  if (spec.kind !== 'cross') forbid('threshold', `for kind ${spec.kind}`), forbid('direction', `for kind ${spec.kind}`);
-  if (spec.kind !== 'range') forbid('low', `for kind ${spec.kind}`), forbid('high', `for kind ${spec.kind}`), forbid('on', `for kind ${spec.kind}`);
-  if (spec.kind !== 'cross' && spec.kind !== 'range') forbid('deadband', `for kind ${spec.kind}`);
-  if (spec.kind !== 'change') forbid('from', `for kind ${spec.kind}`), forbid('to', `for kind ${spec.kind}`);
-  if (spec.kind !== 'nodata') forbid('durationSeconds', `for kind ${spec.kind} (use forSeconds to require the condition to hold)`);
+  const own: ReadonlyArray<keyof TriggerSpec> = KIND_SETTINGS[spec.kind];
+  const hint: Partial<Record<keyof TriggerSpec, string>> = {
+    forSeconds: ' (durationSeconds is how long the silence must last)',
+    durationSeconds: ' (use forSeconds to require the condition to hold)',
+  };
+  for (const field of KIND_SPECIFIC) if (!own.includes(field)) forbid(field, `for kind ${spec.kind}${hint[field] ?? ''}`);
   return errors;
 }
 
