@@ -81,6 +81,40 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         maxFailedLogins: read.int('FIELDFLOW_MAX_FAILED_LOGINS', 10, 1, 10_000),
         loginWindowSeconds: read.int('FIELDFLOW_LOGIN_WINDOW_SECONDS', 300, 1, 86400),
       },
+      notify: {
+        // The SMTP server for email endpoints. FIELDFLOW_SMTP_HOST unset: email endpoints are refused
+        // (FF_MISSING_CREDENTIALS). FIELDFLOW_SMTP_PORT default 587; FIELDFLOW_SMTP_SECURE=true for TLS
+        // from the start (port 465), otherwise STARTTLS when offered; FIELDFLOW_SMTP_REQUIRE_TLS=true
+        // refuses servers without it; FIELDFLOW_SMTP_USER / FIELDFLOW_SMTP_PASS log in;
+        // FIELDFLOW_SMTP_FROM default "Fieldflow <fieldflow@localhost>"; FIELDFLOW_SMTP_TLS_VERIFY=false
+        // accepts a self-signed certificate; FIELDFLOW_SMTP_TIMEOUT_MS default 10000.
+        smtp: env.FIELDFLOW_SMTP_HOST
+          ? {
+              host: env.FIELDFLOW_SMTP_HOST,
+              port: read.port('FIELDFLOW_SMTP_PORT', 587),
+              secure: read.bool('FIELDFLOW_SMTP_SECURE', false),
+              requireTls: read.bool('FIELDFLOW_SMTP_REQUIRE_TLS', false),
+              rejectUnauthorized: read.bool('FIELDFLOW_SMTP_TLS_VERIFY', true),
+              user: env.FIELDFLOW_SMTP_USER || undefined,
+              pass: env.FIELDFLOW_SMTP_PASS || undefined,
+              from: read.string('FIELDFLOW_SMTP_FROM', 'Fieldflow <fieldflow@localhost>'),
+              timeoutMs: read.int('FIELDFLOW_SMTP_TIMEOUT_MS', 10_000, 100, 600_000),
+            }
+          : null,
+        // FIELDFLOW_VAPID_SUBJECT, default mailto:fieldflow@localhost: how push services reach the operator.
+        vapidSubject: read.string('FIELDFLOW_VAPID_SUBJECT', 'mailto:fieldflow@localhost'),
+        // FIELDFLOW_NOTIFY_MAX_ATTEMPTS, default 6: attempts before a delivery is dead-lettered.
+        maxAttempts: read.int('FIELDFLOW_NOTIFY_MAX_ATTEMPTS', 6, 1, 100),
+        // FIELDFLOW_NOTIFY_BACKOFF_MS, default 5000, doubling per attempt up to FIELDFLOW_NOTIFY_BACKOFF_MAX_MS (600000), with jitter.
+        backoffBaseMs: read.int('FIELDFLOW_NOTIFY_BACKOFF_MS', 5000, 1, 3_600_000),
+        backoffMaxMs: read.int('FIELDFLOW_NOTIFY_BACKOFF_MAX_MS', 600_000, 1, 86_400_000),
+        // FIELDFLOW_NOTIFY_CONCURRENCY, default 4: sends in flight per endpoint.
+        concurrency: read.int('FIELDFLOW_NOTIFY_CONCURRENCY', 4, 1, 256),
+        // FIELDFLOW_NOTIFY_HISTORY, default 20000: finished deliveries kept for GET /notifications/deliveries.
+        maxHistory: read.int('FIELDFLOW_NOTIFY_HISTORY', 20_000, 100, 10_000_000),
+        // Endpoint credentials are sealed with FIELDFLOW_CREDENTIAL_SECRET when set (else a key in the data directory).
+        credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+      },
     },
   };
   read.throwIfInvalid();
@@ -151,6 +185,15 @@ class EnvReader {
 
   port(name: string, fallback: number): number {
     return this.int(name, fallback, 0, 65535);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.env[name];
+    if (v === undefined || v === '') return fallback;
+    if (['true', '1', 'yes'].includes(v.toLowerCase())) return true;
+    if (['false', '0', 'no'].includes(v.toLowerCase())) return false;
+    this.problems.push(`${name} must be true or false; got "${v}"`);
+    return fallback;
   }
 
   oneOf(name: string, allowed: string[], fallback: string): string {

@@ -6,6 +6,8 @@
  * entry; a unit test keeps the two in step.
  */
 
+import type { ErrorObject } from 'ajv';
+
 /** A failing JSON path in a request, as returned in a problem's `errors` list. */
 export interface FieldError {
   path: string;
@@ -76,6 +78,24 @@ export const Errors = {
   INVALID_CRON: define('FF_INVALID_CRON', 400, 'Invalid cron expression or timezone'),
   INVALID_SCHEDULE: define('FF_INVALID_SCHEDULE', 400, 'Invalid schedule'),
   SCHEDULE_NOT_FOUND: define('FF_SCHEDULE_NOT_FOUND', 404, 'Schedule not found'),
+  INVALID_ENDPOINT: define('FF_INVALID_ENDPOINT', 400, 'Invalid notification endpoint'),
+  INVALID_EMAIL: define('FF_INVALID_EMAIL', 400, 'Invalid email address'),
+  INVALID_PHONE: define('FF_INVALID_PHONE', 400, 'Invalid phone number (E.164 expected)'),
+  INVALID_URL: define('FF_INVALID_URL', 400, 'Invalid URL'),
+  INVALID_TEMPLATE: define('FF_INVALID_TEMPLATE', 400, 'Template does not compile'),
+  INVALID_PUSH_SUBSCRIPTION: define('FF_INVALID_PUSH_SUBSCRIPTION', 400, 'Invalid push subscription'),
+  MISSING_CREDENTIALS: define('FF_MISSING_CREDENTIALS', 400, 'Endpoint credentials missing'),
+  ENDPOINT_NOT_FOUND: define('FF_ENDPOINT_NOT_FOUND', 404, 'Notification endpoint not found'),
+  INVALID_SUBSCRIPTION: define('FF_INVALID_SUBSCRIPTION', 400, 'Invalid notification subscription'),
+  SUBSCRIPTION_NOT_FOUND: define('FF_SUBSCRIPTION_NOT_FOUND', 404, 'Notification subscription not found'),
+  INVALID_NOTIFICATION: define('FF_INVALID_NOTIFICATION', 400, 'Invalid notification'),
+  DELIVERY_NOT_FOUND: define('FF_DELIVERY_NOT_FOUND', 404, 'Delivery not found'),
+  SMTP_UNREACHABLE: define('FF_SMTP_UNREACHABLE', 502, 'SMTP server unreachable'),
+  PROVIDER_UNREACHABLE: define('FF_PROVIDER_UNREACHABLE', 502, 'Notification provider unreachable'),
+  PROVIDER_TIMEOUT: define('FF_PROVIDER_TIMEOUT', 504, 'Notification provider timed out'),
+  PROVIDER_REJECTED: define('FF_PROVIDER_REJECTED', 502, 'Notification provider refused the message'),
+  PUSH_SUBSCRIPTION_EXPIRED: define('FF_PUSH_SUBSCRIPTION_EXPIRED', 410, 'Push subscription expired'),
+  ENDPOINT_DISABLED: define('FF_ENDPOINT_DISABLED', 409, 'Notification endpoint disabled'),
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
@@ -90,4 +110,15 @@ export function errorCatalog(): ErrorDef[] {
 
 export function isFieldflowError(err: unknown): err is FieldflowError {
   return err instanceof FieldflowError;
+}
+
+/** ajv's errors as JSON-pointer paths a client can act on. */
+export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
+  // Inside propertyNames ajv reports the key's own failure too; the propertyNames error says it better.
+  return (errors ?? []).filter((e) => e.propertyName === undefined).map((e) => {
+    if (e.keyword === 'required') return { path: `${e.instancePath}/${e.params.missingProperty}`, message: 'is required' };
+    if (e.keyword === 'additionalProperties') return { path: `${e.instancePath}/${e.params.additionalProperty}`, message: 'is not allowed' };
+    if (e.keyword === 'propertyNames') return { path: `${e.instancePath}/${e.params.propertyName}`, message: 'is not a valid key' };
+    return { path: e.instancePath || '/', message: e.message ?? 'is invalid' };
+  });
 }

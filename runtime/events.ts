@@ -1,6 +1,8 @@
 import type { Logger } from './log';
 import type { TriggerFire } from './triggers/model';
 import type { AlarmView } from './alarms/views';
+import type { Severity } from './alarms/severity';
+import type { DeliveryView } from './notify/views';
 
 /**
  * The device fields every event carries, so a consumer need not look the device up.
@@ -65,7 +67,36 @@ export interface ScheduleEvent {
   payload: unknown;
 }
 
-export type PlatformEvent = MessageCreateEvent | AggregateUpdateEvent | DeviceStatusEvent | TriggerFiredEvent | AlarmEvent | ScheduleEvent;
+/** A custom event from a flow (the notify node) or the REST API, for notification subscriptions. */
+export interface CustomEvent {
+  type: 'Custom';
+  /** Unique per occurrence. */
+  id: string;
+  /** What happened, in the flow's words ("door-open"); subscriptions can match on it. */
+  name: string;
+  device: DeviceRef | null;
+  severity: Severity | null;
+  message: string;
+  data: unknown;
+  ts: number;
+}
+
+/** A notification delivery changed state (queued, sent, retrying, dead...): for `notify in` nodes. */
+export interface DeliveryEvent {
+  type: 'NotificationDelivery';
+  delivery: DeliveryView;
+  ts: number;
+}
+
+export type PlatformEvent =
+  | MessageCreateEvent
+  | AggregateUpdateEvent
+  | DeviceStatusEvent
+  | TriggerFiredEvent
+  | AlarmEvent
+  | ScheduleEvent
+  | CustomEvent
+  | DeliveryEvent;
 export type EventType = PlatformEvent['type'];
 export type EventOf<T extends EventType> = Extract<PlatformEvent, { type: T }>;
 type Handler<T extends EventType> = (event: EventOf<T>) => void;

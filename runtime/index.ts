@@ -12,6 +12,7 @@ import { TagService } from './tags/service';
 import { AlarmService } from './alarms/service';
 import { TriggerService } from './triggers/service';
 import { ScheduleService } from './schedule/service';
+import { NotifyService } from './notify/service';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -35,6 +36,7 @@ export interface Platform {
   readonly triggers: TriggerService;
   readonly alarms: AlarmService;
   readonly schedules: ScheduleService;
+  readonly notify: NotifyService;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
   start(): Promise<StartInfo>;
@@ -59,6 +61,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const alarms = new AlarmService({ devices, events, now });
   const triggers = new TriggerService({ store, devices, channels, alarms, events, log, now });
   const schedules = new ScheduleService({ events, log, now });
+  const notify = new NotifyService({ options: options.notify, dataDir, events, devices, alarms, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
 
@@ -80,6 +83,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     triggers,
     alarms,
     schedules,
+    notify,
     get broker(): Broker {
       if (!broker) throw new Error('the platform is not started');
       return broker;
@@ -93,6 +97,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await alarms.start(store);
       await triggers.start();
       await schedules.start(store);
+      await notify.start(store);
       const admin = await auth.ensureAdmin();
       broker = await Broker.create({ devices, channels, tags, events, options, log, now });
       statusTimer = setInterval(() => {
@@ -110,6 +115,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       channels.refuse();
       if (broker) await broker.close();
       await triggers.stop();
+      // After triggers: the alarms their last fires raised are still routed to the outbox.
+      await notify.stop();
       await channels.stop();
       await devices.stop();
       await store.close();

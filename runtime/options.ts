@@ -1,4 +1,5 @@
 import type { Logger } from './log';
+import type { NotifyOptions } from './notify/service';
 
 /**
  * What createPlatform() takes. settings.ts builds this from the environment and documents every
@@ -49,6 +50,8 @@ export interface PlatformOptions {
     maxFailedLogins: number;
     loginWindowSeconds: number;
   };
+  /** Notifications: SMTP, VAPID, retries, concurrency (see NotifyOptions). */
+  notify: NotifyOptions;
   logger?: Logger;
   /** The clock, injectable for tests. */
   now?: () => number;
@@ -66,6 +69,15 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
   store: { messageShards: 1, checkpointIntervalMs: 1000 },
   workerId: 0,
   auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
+  notify: {
+    smtp: null,
+    vapidSubject: 'mailto:fieldflow@localhost',
+    maxAttempts: 6,
+    backoffBaseMs: 5000,
+    backoffMaxMs: 10 * 60_000,
+    concurrency: 4,
+    maxHistory: 20_000,
+  },
 };
 
 export function resolveOptions(partial: PartialPlatformOptions = {}): PlatformOptions {
@@ -79,5 +91,6 @@ export function resolveOptions(partial: PartialPlatformOptions = {}): PlatformOp
     retention: { ...d.retention, ...partial.retention },
     store: { ...d.store, ...partial.store },
     auth: { ...d.auth, ...partial.auth },
+    notify: { ...d.notify, ...partial.notify },
   } as PlatformOptions;
 }

@@ -32,3 +32,17 @@ export function jsonBody(limit = '64kb'): RequestHandler[] {
 export function rawJsonBody(limitBytes: number): RequestHandler[] {
   return [requireJsonType, express.raw({ limit: limitBytes, type: () => true })];
 }
+
+/** For actions that need no body (ack, resend): when one is sent it must be JSON. */
+export function optionalJsonBody(): RequestHandler[] {
+  const [checkType, parse] = jsonBody();
+  return [
+    (req: Parameters<typeof checkType>[0], res: Parameters<typeof checkType>[1], next: Parameters<typeof checkType>[2]) => {
+      if ((req.headers['content-length'] ?? '0') === '0' && !req.headers['transfer-encoding']) {
+        req.body = {};
+        return next();
+      }
+      checkType(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
+    },
+  ];
+}

@@ -10,6 +10,7 @@ import { tagRoutes } from './routes/tags';
 import { triggerRoutes } from './routes/triggers';
 import { alarmRoutes } from './routes/alarms';
 import { scheduleRoutes } from './routes/schedules';
+import { notificationRoutes } from './routes/notifications';
 
 /** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
 export function createApiRouter(platform: Platform): Router {
@@ -27,6 +28,7 @@ export function createApiRouter(platform: Platform): Router {
   router.use(triggerRoutes(platform));
   router.use(alarmRoutes(platform));
   router.use(scheduleRoutes(platform));
+  router.use(notificationRoutes(platform));
   router.use((req, _res, next) => next(Errors.NOT_FOUND(`No route for ${req.method} ${req.originalUrl.split('?')[0]}`)));
   router.use(errorHandler(platform.log));
   return router;

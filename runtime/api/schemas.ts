@@ -157,3 +157,26 @@ const scheduleFields = {
 
 export const scheduleCreateSchema = { type: 'object', additionalProperties: false, required: ['name', 'cron'], properties: scheduleFields } as const;
 export const schedulePatchSchema = { type: 'object', additionalProperties: false, minProperties: 1, properties: scheduleFields } as const;
+
+export const deliveryListQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', pattern: '^(queued|held|sending|sent|dead|cancelled)(,(queued|held|sending|sent|dead|cancelled))*$' },
+    endpoint: { type: 'string', maxLength: 64 },
+    subscription: { type: 'string', maxLength: 64 },
+    event: { type: 'string', maxLength: 256, description: 'An event id, or an event type such as AlarmRaised' },
+    device: { type: 'string', maxLength: 64 },
+    since: { type: 'string', maxLength: 64, description: 'Created at or after: an ISO 8601 time or ms since the epoch' },
+    until: { type: 'string', maxLength: 64, description: 'Created before: an ISO 8601 time or ms since the epoch' },
+    before: { type: 'string', maxLength: 64, description: 'Cursor: the `next` of the previous page' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+} as const;
+
+export const pushSubscribeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['subscription'],
+  properties: { subscription: { type: 'object' }, name: { type: 'string', maxLength: 128 } },
+} as const;

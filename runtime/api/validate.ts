@@ -1,6 +1,8 @@
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import Ajv, { type ValidateFunction } from 'ajv';
 import type { Request } from 'express';
-import { Errors, type FieldError } from '../errors';
+import { Errors, toFieldErrors } from '../errors';
+
+export { toFieldErrors };
 
 const bodies = new Ajv({ allErrors: true, allowUnionTypes: true });
 // Query strings are text: let "limit=10" satisfy an integer schema.
@@ -12,17 +14,6 @@ function compiled(ajv: Ajv, schema: object): ValidateFunction {
   let fn = cache.get(schema);
   if (!fn) cache.set(schema, (fn = ajv.compile(schema)));
   return fn;
-}
-
-/** ajv's errors as JSON-pointer paths a client can act on. */
-export function toFieldErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
-  // Inside propertyNames ajv reports the key's own failure too; the propertyNames error says it better.
-  return (errors ?? []).filter((e) => e.propertyName === undefined).map((e) => {
-    if (e.keyword === 'required') return { path: `${e.instancePath}/${e.params.missingProperty}`, message: 'is required' };
-    if (e.keyword === 'additionalProperties') return { path: `${e.instancePath}/${e.params.additionalProperty}`, message: 'is not allowed' };
-    if (e.keyword === 'propertyNames') return { path: `${e.instancePath}/${e.params.propertyName}`, message: 'is not a valid key' };
-    return { path: e.instancePath || '/', message: e.message ?? 'is invalid' };
-  });
 }
 
 /** Validate a JSON body; returns it typed, or throws FF_VALIDATION listing every failing path. */

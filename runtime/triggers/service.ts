@@ -11,7 +11,8 @@ import { Evaluator, type Outcome, type Step, type TriggerState } from './evaluat
 import { EVENTS_CHANNEL, validateTrigger, watched, type Trigger, type TriggerFire, type TriggerSpec } from './model';
 import { compilePath, MISSING, readPath } from './path';
 import { runBacktest, type BacktestRange, type BacktestResult } from './backtest';
-import { TriggerStateStore, type StateRecord } from './state-store';
+import type { StateRecord } from './state-store';
+import { VersionedStore } from '../store/versioned';
 
 /** A trigger ready to run. */
 interface Compiled {
@@ -86,7 +87,7 @@ export class TriggerService {
   /** Persisted states of triggers not running now, by trigger id then slot key. */
   private readonly loaded = new Map<string, Map<string, StateRecord>>();
   private triggerDocs!: Collection<TriggerDoc>;
-  private readonly states = new TriggerStateStore();
+  private readonly states = new VersionedStore<StateRecord>('trigger_states');
   private unsubscribe: (() => void) | null = null;
   private reconcileTimer: NodeJS.Timeout | null = null;
   private stopped = false;

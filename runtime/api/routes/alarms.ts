@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Platform } from '../../index';
-import { jsonBody, route } from '../http';
+import { jsonBody, optionalJsonBody, route } from '../http';
 import { validBody, validQuery } from '../validate';
 import { alarmActionSchema, alarmListQuerySchema, alarmRaiseSchema } from '../schemas';
 import { requireUser, type Principal } from '../auth';
@@ -53,18 +53,4 @@ export function alarmRoutes(platform: Platform): Router {
   }
 
   return router;
-}
-
-/** ack and clear need no body; when one is sent it must be JSON. */
-function optionalJsonBody() {
-  const [checkType, parse] = jsonBody();
-  return [
-    (req: Parameters<typeof checkType>[0], res: Parameters<typeof checkType>[1], next: Parameters<typeof checkType>[2]) => {
-      if ((req.headers['content-length'] ?? '0') === '0' && !req.headers['transfer-encoding']) {
-        req.body = {};
-        return next();
-      }
-      checkType(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
-    },
-  ];
 }

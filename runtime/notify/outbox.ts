@@ -1,0 +1,120 @@
+import type { Store } from '../store';
+import { VersionedStore } from '../store/versioned';
+import { isFinished, type Delivery, type DeliveryStatus } from './delivery';
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus[];
+  endpoint?: string;
+  subscription?: string;
+  /** An event id or an event type. */
+  event?: string;
+  device?: string;
+  /** Created at or after / before, in ms since the epoch. */
+  since?: number;
+  until?: number;
+}
+
+export interface DeliveryPage {
+  items: Delivery[];
+  /** Pass as `before` for the next (older) page; null on the last page. */
+  next: string | null;
+}
+
+/**
+ * The persisted outbox: every delivery, in memory and in a group-committed VersionedStore
+ * (`notify_deliveries`). A state change is saved before anything acts on it, so a restart
+ * resumes exactly where the process stopped. Finished deliveries are kept up to a limit.
+ */
+export class Outbox {
+  private readonly store = new VersionedStore<Delivery>('notify_deliveries');
+  private readonly deliveries = new Map<string, Delivery>();
+  private finished = 0;
+  private pruning = false;
+
+  constructor(private readonly maxHistory: number) {}
+
+  /** Load every stored delivery, oldest first. */
+  async load(store: Store): Promise<Delivery[]> {
+    const loaded = (await this.store.load(store)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    for (const d of loaded) {
+      this.deliveries.set(d.key, d);
+      if (isFinished(d)) this.finished++;
+    }
+    return loaded;
+  }
+
+  get(id: string): Delivery | undefined {
+    return this.deliveries.get(id);
+  }
+
+  /** Add new deliveries; resolves once they are durable. */
+  async add(deliveries: Delivery[]): Promise<void> {
+    for (const d of deliveries) this.deliveries.set(d.key, d);
+    await Promise.all(deliveries.map((d) => this.save(d)));
+  }
+
+  /** Persist a delivery's current state; resolves once it (or a newer state) is durable. */
+  save(d: Delivery): Promise<void> {
+    return this.store.save(d.key, () => this.deliveries.get(d.key) ?? null);
+  }
+
+  /** Call when a delivery reaches a finished state: keeps history within the limit. */
+  finishedOne(): void {
+    this.finished++;
+    if (this.finished > this.maxHistory + Math.max(100, this.maxHistory / 10) && !this.pruning) void this.prune();
+  }
+
+  /** Call when a finished delivery is resent. */
+  reopened(): void {
+    this.finished--;
+  }
+
+  list(filter: DeliveryFilter, before: string | null, limit: number): DeliveryPage {
+    const items: Delivery[] = [];
+    const ids = [...this.deliveries.keys()];
+    // Map order is insertion order, which is id order except for loaded-then-added races; sort to be sure.
+    ids.sort();
+    for (let i = ids.length - 1; i >= 0 && items.length <= limit; i--) {
+      if (before !== null && ids[i] >= before) continue;
+      const d = this.deliveries.get(ids[i])!;
+      if (matches(d, filter)) items.push(d);
+    }
+    const more = items.length > limit;
+    if (more) items.length = limit;
+    return { items, next: more ? items[items.length - 1].key : null };
+  }
+
+  /** Wait until every save so far is durable. */
+  drain(): Promise<void> {
+    return this.store.drain();
+  }
+
+  /** Forget the oldest finished deliveries beyond the history limit. */
+  private async prune(): Promise<void> {
+    this.pruning = true;
+    try {
+      const excess = this.finished - this.maxHistory;
+      const drop: string[] = [];
+      for (const d of this.deliveries.values()) {
+        if (drop.length >= excess) break;
+        if (isFinished(d)) drop.push(d.key);
+      }
+      for (const key of drop) this.deliveries.delete(key);
+      this.finished -= drop.length;
+      await this.store.remove(drop);
+    } finally {
+      this.pruning = false;
+    }
+  }
+}
+
+function matches(d: Delivery, f: DeliveryFilter): boolean {
+  if (f.status && !f.status.includes(d.status)) return false;
+  if (f.endpoint && d.endpoint !== f.endpoint) return false;
+  if (f.subscription && d.subscription !== f.subscription) return false;
+  if (f.event && d.event.id !== f.event && d.event.type !== f.event) return false;
+  if (f.device && d.event.device !== f.device) return false;
+  if (f.since !== undefined && d.createdAt < f.since) return false;
+  if (f.until !== undefined && d.createdAt >= f.until) return false;
+  return true;
+}

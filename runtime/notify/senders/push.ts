@@ -1,0 +1,52 @@
+import webpush, { WebPushError } from 'web-push';
+import { SendFailure, networkFailure, retryableStatus, type SendRequest, type SendResult, type Sender } from './types';
+import { Errors } from '../../errors';
+
+export interface VapidKeys {
+  publicKey: string;
+  privateKey: string;
+  /** A mailto: or https: contact for push services (RFC 8292). */
+  subject: string;
+}
+
+/** Push services accept at least 4096 bytes of encrypted payload; leave room for the encryption. */
+const MAX_PAYLOAD = 3000;
+const TIMEOUT_MS = 15_000;
+
+/** The JSON the service worker receives (editor/notify/sw.js shows it). */
+export function pushPayload(request: SendRequest): string {
+  const { message, event, key } = request.delivery;
+  const body = message.text.length > 1000 ? `${message.text.slice(0, 999)}…` : message.text;
+  const payload = { title: message.subject || 'Fieldflow', body, tag: event.id, url: '/', delivery: key };
+  const text = JSON.stringify(payload);
+  return text.length > MAX_PAYLOAD ? JSON.stringify({ ...payload, body: body.slice(0, 200) }) : text;
+}
+
+/** Web push (RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID) with the web-push library. */
+export class PushSender implements Sender {
+  constructor(private readonly vapid: VapidKeys) {}
+
+  async send(request: SendRequest): Promise<SendResult> {
+    const subscription = request.secrets.subscription;
+    if (!subscription) throw new SendFailure(Errors.MISSING_CREDENTIALS, 'the push endpoint has no subscription', false);
+    try {
+      const res = await webpush.sendNotification(subscription, pushPayload(request), {
+        vapidDetails: this.vapid,
+        TTL: 24 * 3600,
+        urgency: request.delivery.event.severity === 'critical' || request.delivery.event.severity === 'major' ? 'high' : 'normal',
+        timeout: TIMEOUT_MS,
+      });
+      return { status: res.statusCode, info: null };
+    } catch (err) {
+      if (err instanceof WebPushError) {
+        const status = err.statusCode;
+        if (status === 404 || status === 410) {
+          throw new SendFailure(Errors.PUSH_SUBSCRIPTION_EXPIRED, `the push service answered ${status}: the browser dropped this subscription`, false, status, true);
+        }
+        const body = String(err.body ?? '').replace(/\s+/g, ' ').slice(0, 300);
+        throw new SendFailure(Errors.PROVIDER_REJECTED, `the push service answered ${status}${body ? `: ${body}` : ''}`, retryableStatus(status), status);
+      }
+      throw networkFailure(err, 'the push service');
+    }
+  }
+}

@@ -1,0 +1,518 @@
+import { randomUUID } from 'node:crypto';
+import webpush from 'web-push';
+import { Errors } from '../errors';
+import type { Collection, Store } from '../store';
+import type { EventBus, PlatformEvent } from '../events';
+import type { Logger } from '../log';
+import type { AlarmService } from '../alarms/service';
+import { isSeverity, type Severity } from '../alarms/severity';
+import { deviceRef, type DeviceRegistry } from '../devices/registry';
+import { systemClock, type NotifyClock } from './clock';
+import { DeliveryIds, recordAttempt, type Delivery, type DeliverySource } from './delivery';
+import { Dispatcher } from './dispatcher';
+import type { EndpointInput } from './endpoint-model';
+import { EndpointStore, type CreatedEndpoint, type StoredEndpoint } from './endpoints';
+import { Escalations, type EscalationAction } from './escalations';
+import { templateView, toNotifyEvent, type NotifyEvent } from './event';
+import { Outbox, type DeliveryFilter, type DeliveryPage } from './outbox';
+import { quietUntil, Throttle } from './policy';
+import { SecretBox } from './secrets';
+import { EmailSender, type SmtpOptions } from './senders/email';
+import { PushSender, type VapidKeys } from './senders/push';
+import { SmsSender } from './senders/sms';
+import { WebhookSender } from './senders/webhook';
+import type { Sender } from './senders/types';
+import { SubscriptionStore } from './subscriptions';
+import type { Subscription, SubscriptionInput } from './subscription-model';
+import { checkTemplates, DEFAULT_TEMPLATES, render, type Template } from './templates';
+import { deliveryView } from './views';
+
+export interface NotifyOptions {
+  /** The SMTP server for email endpoints; null: email endpoints cannot be created. */
+  smtp: SmtpOptions | null;
+  /** Contact for push services in VAPID tokens: a mailto: or https: URL. */
+  vapidSubject: string;
+  /** Attempts per delivery before it is dead-lettered. */
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Sends in flight per endpoint. */
+  concurrency: number;
+  /** Finished deliveries kept for the deliveries list. */
+  maxHistory: number;
+  /** Seals endpoint credentials; unset: a key generated into the data directory. */
+  credentialSecret?: string;
+  /** The pipeline's clock (tests drive it by hand). */
+  clock?: NotifyClock;
+}
+
+/** What a flow or the REST API sends directly. */
+export interface SendInput {
+  endpoints?: unknown;
+  subscription?: unknown;
+  subject?: unknown;
+  body?: unknown;
+  html?: unknown;
+  /** Available to the templates as `data`. */
+  data?: unknown;
+  device?: unknown;
+  severity?: unknown;
+  name?: unknown;
+}
+
+export interface CustomEventInput {
+  name?: unknown;
+  device?: unknown;
+  severity?: unknown;
+  message?: unknown;
+  data?: unknown;
+}
+
+interface VapidDoc {
+  _id: string;
+  publicKey: string;
+  sealedPrivateKey: string;
+  createdAt: number;
+}
+
+/** Events routed per turn of the event loop: a burst of alarms cannot hold up ingestion. */
+const ROUTE_BATCH = 500;
+const MAX_DATA = 16 * 1024;
+const STOP_GRACE_MS = 3000;
+
+/**
+ * Notifications: endpoints, subscriptions, and the delivery pipeline (persisted outbox, one lane
+ * per endpoint, retries with backoff, dead letters). Platform events are queued and routed off the
+ * emitting call, so neither ingestion nor alarm handling waits on matching, rendering or sending.
+ */
+export class NotifyService {
+  private box!: SecretBox;
+  private endpointStore!: EndpointStore;
+  private subscriptionStore!: SubscriptionStore;
+  private outbox!: Outbox;
+  private dispatcher!: Dispatcher;
+  private escalations!: Escalations;
+  private readonly throttle = new Throttle();
+  private readonly ids = new DeliveryIds();
+  private readonly clock: NotifyClock;
+  private vapid!: VapidKeys;
+  private senders: Partial<Record<string, Sender>> = {};
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly pending: NotifyEvent[] = [];
+  private routing = false;
+  private started = false;
+  /** Notifications being written to the outbox: stop() waits for them. */
+  private readonly queuing = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: {
+      options: NotifyOptions;
+      dataDir: string | null;
+      events: EventBus;
+      devices: DeviceRegistry;
+      alarms: AlarmService;
+      log: Logger;
+      now: () => number;
+    },
+  ) {
+    this.clock = deps.options.clock ?? systemClock(deps.now);
+  }
+
+  async start(store: Store): Promise<void> {
+    const { options, log } = this.deps;
+    this.box = await SecretBox.open(this.deps.dataDir, options.credentialSecret);
+    this.endpointStore = new EndpointStore({ box: this.box, now: () => this.clock.now(), smtpConfigured: !!options.smtp });
+    await this.endpointStore.start(store);
+    this.subscriptionStore = new SubscriptionStore({ now: () => this.clock.now(), endpointExists: (id) => this.endpointStore.has(id) });
+    await this.subscriptionStore.start(store);
+    this.vapid = await this.loadVapid(await store.collection<VapidDoc>('notify_keys'));
+    this.senders = {
+      webhook: new WebhookSender(() => this.clock.now()),
+      sms: new SmsSender(),
+      push: new PushSender(this.vapid),
+      ...(options.smtp ? { email: new EmailSender(options.smtp) } : {}),
+    };
+    this.outbox = new Outbox(options.maxHistory);
+    this.dispatcher = new Dispatcher({
+      outbox: this.outbox,
+      endpoints: this.endpointStore,
+      senders: this.senders,
+      clock: this.clock,
+      log,
+      policy: options,
+      concurrency: options.concurrency,
+      changed: (d) => this.announce(d),
+    });
+    const loaded = await this.outbox.load(store);
+    this.escalations = new Escalations({
+      clock: this.clock,
+      alarm: (id) => this.findAlarm(id),
+      subscription: (id) => this.subscriptionStore.find(id),
+      act: (sub, alarm, action) => this.escalate(sub, alarm.id, action),
+    });
+    await this.escalations.load(store);
+    this.started = true;
+    this.recover(loaded);
+    for (const type of ['AlarmRaised', 'AlarmUpdated', 'AlarmAcked', 'AlarmCleared', 'TriggerFired', 'DeviceConnect', 'DeviceDisconnect', 'Custom'] as const) {
+      this.unsubscribe.push(this.deps.events.on(type, (event) => this.onEvent(event)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    for (const off of this.unsubscribe.splice(0)) off();
+    // Events already received still reach the outbox; they are sent after the restart.
+    while (this.pending.length) this.routeBatch();
+    await Promise.allSettled([...this.queuing]);
+    await this.dispatcher.stop(STOP_GRACE_MS);
+    await this.escalations.stop();
+    await this.outbox.drain();
+    for (const sender of Object.values(this.senders)) await sender?.close?.();
+  }
+
+  // ---- endpoints
+
+  listEndpoints(filter: { type?: string; owner?: string } = {}): StoredEndpoint[] {
+    return this.endpointStore.list(filter);
+  }
+
+  getEndpoint(id: string): StoredEndpoint {
+    return this.endpointStore.get(id);
+  }
+
+  createEndpoint(input: EndpointInput): Promise<CreatedEndpoint> {
+    return this.endpointStore.create(input);
+  }
+
+  updateEndpoint(id: string, input: EndpointInput): Promise<StoredEndpoint> {
+    return this.endpointStore.update(id, input);
+  }
+
+  /** Deleting an endpoint that subscriptions send to is refused; its waiting deliveries are cancelled. */
+  async removeEndpoint(id: string): Promise<void> {
+    this.endpointStore.get(id);
+    const users = this.subscriptionStore.usingEndpoint(id);
+    if (users.length) throw Errors.CONFLICT(`Subscriptions send to this endpoint: ${users.map((s) => s.name).join(', ')}; remove it from them first`);
+    await this.endpointStore.remove(id);
+    for (const d of this.outbox.list({ endpoint: id, status: ['queued', 'held'] }, null, Number.MAX_SAFE_INTEGER).items) {
+      this.dispatcher.unschedule(d.key);
+      d.status = 'cancelled';
+      d.updatedAt = this.clock.now();
+      this.outbox.finishedOne();
+      void this.outbox.save(d).catch(() => undefined);
+      this.announce(d);
+    }
+  }
+
+  vapidPublicKey(): string {
+    return this.vapid.publicKey;
+  }
+
+  subscribePush(owner: string, subscription: unknown, name: unknown, userAgent: string | null): Promise<StoredEndpoint> {
+    return this.endpointStore.subscribePush(owner, subscription, name, userAgent);
+  }
+
+  /** Send a test notification to one endpoint. */
+  async test(id: string, by: string): Promise<Delivery> {
+    const endpoint = this.endpointStore.get(id);
+    const ev: NotifyEvent = { id: `test:${randomUUID()}`, type: 'Custom', ts: this.clock.now(), device: null, severity: 'info', key: 'test', name: 'test' };
+    const message = render({ subject: 'Fieldflow test notification', body: 'This is a test of the endpoint "{{endpoint}}", sent by {{by}} at {{time}}.' }, templateView(ev, { endpoint: endpoint.name, by }));
+    const [d] = this.build(ev, [endpoint.id], message, { source: 'test', subscription: null, notBefore: null, data: { test: true } });
+    await this.enqueue([d]);
+    return d;
+  }
+
+  // ---- subscriptions
+
+  listSubscriptions(): Subscription[] {
+    return this.subscriptionStore.list();
+  }
+
+  getSubscription(id: string): Subscription {
+    return this.subscriptionStore.get(id);
+  }
+
+  createSubscription(input: SubscriptionInput): Promise<Subscription> {
+    return this.subscriptionStore.create(input);
+  }
+
+  async updateSubscription(id: string, input: SubscriptionInput): Promise<Subscription> {
+    const sub = await this.subscriptionStore.update(id, input);
+    this.throttle.forget(`${id}|`);
+    return sub;
+  }
+
+  async removeSubscription(id: string): Promise<void> {
+    await this.subscriptionStore.remove(id);
+    this.throttle.forget(`${id}|`);
+    this.escalations.stopSubscription(id);
+  }
+
+  // ---- deliveries
+
+  listDeliveries(filter: DeliveryFilter, before: string | null, limit: number): DeliveryPage {
+    return this.outbox.list(filter, before, limit);
+  }
+
+  getDelivery(id: string): Delivery {
+    const d = typeof id === 'string' ? this.outbox.get(id) : undefined;
+    if (!d) throw Errors.DELIVERY_NOT_FOUND(`No delivery has id ${JSON.stringify(String(id).slice(0, 64))}`);
+    return d;
+  }
+
+  /** Give a dead-lettered delivery a new round of attempts (same idempotency key). */
+  async resend(id: string): Promise<Delivery> {
+    const d = this.getDelivery(id);
+    if (d.status !== 'dead') throw Errors.CONFLICT(`Only dead-lettered deliveries can be resent; this one is ${d.status}`);
+    if (!this.endpointStore.has(d.endpoint)) throw Errors.ENDPOINT_NOT_FOUND(`The endpoint of this delivery (${d.endpoint}) was deleted`);
+    d.status = 'queued';
+    d.tries = 0;
+    d.notBefore = null;
+    d.updatedAt = this.clock.now();
+    this.outbox.reopened();
+    await this.outbox.save(d);
+    this.announce(d);
+    this.dispatcher.schedule(d);
+    return d;
+  }
+
+  /** Sends in flight and deliveries waiting: for health checks and tests. */
+  pipelineStats(): { waiting: number; inFlight: number; following: number } {
+    const s = this.dispatcher.stats();
+    return { waiting: s.waiting, inFlight: s.inFlight, following: this.escalations.size() };
+  }
+
+  // ---- sending from flows and the API
+
+  /**
+   * Send a message now to endpoints, or through a subscription (its endpoints, template, throttling
+   * and quiet hours). Resolves with the deliveries once they are in the outbox.
+   */
+  async send(input: SendInput, source: DeliverySource = 'flow'): Promise<Delivery[]> {
+    const { sub, endpoints, template, device, severity, name, data } = this.checkSend(input);
+    const ev: NotifyEvent = { id: `${source}:${randomUUID()}`, type: 'Custom', ts: this.clock.now(), device, severity, key: name, name, data };
+    if (sub) return this.notify(sub, ev, { template, endpoints });
+    const message = render(template, templateView(ev));
+    const deliveries = this.build(ev, endpoints, message, { source, subscription: null, notBefore: null, data });
+    await this.enqueue(deliveries);
+    return deliveries;
+  }
+
+  /** Announce a custom event (from a flow or the API) for subscriptions to match. */
+  emitCustom(input: CustomEventInput): string {
+    if (typeof input !== 'object' || input === null) throw Errors.INVALID_NOTIFICATION('An event is a JSON object');
+    if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(input.name)) {
+      throw Errors.INVALID_NOTIFICATION('/name must be 1-128 letters, digits, _ . : -', { errors: [{ path: '/name', message: 'is required: 1-128 letters, digits, _ . : -' }] });
+    }
+    const device = this.deviceOf(input.device);
+    const severity = this.severityOf(input.severity);
+    if (input.message !== undefined && typeof input.message !== 'string') throw Errors.INVALID_NOTIFICATION('/message must be a string', { errors: [{ path: '/message', message: 'must be a string' }] });
+    const id = `custom:${randomUUID()}`;
+    this.deps.events.emit({ type: 'Custom', id, name: input.name, device, severity, message: (input.message as string | undefined)?.slice(0, 4096) ?? '', data: jsonData(input.data), ts: this.clock.now() });
+    return id;
+  }
+
+  // ---- routing
+
+  private onEvent(event: PlatformEvent): void {
+    const ev = toNotifyEvent(event);
+    if (!ev) return;
+    if (ev.type === 'AlarmAcked' || ev.type === 'AlarmCleared') this.escalations.stopAlarm(ev.alarm!.id);
+    this.pending.push(ev);
+    if (!this.routing) {
+      this.routing = true;
+      setImmediate(() => this.routePending());
+    }
+  }
+
+  private routePending(): void {
+    this.routeBatch();
+    if (this.pending.length && this.started) setImmediate(() => this.routePending());
+    else this.routing = false;
+  }
+
+  private routeBatch(): void {
+    for (const ev of this.pending.splice(0, ROUTE_BATCH)) {
+      for (const sub of this.subscriptionStore.matching(ev)) this.track(this.notify(sub, ev), sub.id, ev.type);
+    }
+  }
+
+  private track(queued: Promise<unknown>, subscription: string, event: string): void {
+    const p = queued.catch((err) => this.deps.log.error('notification could not be queued', { subscription, event, error: (err as Error).message }));
+    this.queuing.add(p);
+    void p.finally(() => this.queuing.delete(p));
+  }
+
+  /** One event through one subscription: throttling, templates, quiet hours, then the outbox. */
+  private async notify(sub: Subscription, ev: NotifyEvent, override: { template?: Template; endpoints?: string[] } = {}): Promise<Delivery[]> {
+    const now = this.clock.now();
+    let suppressed = 0;
+    let suppressedSince: number | null = null;
+    if (sub.throttle) {
+      const decision = this.throttle.check(`${sub.id}|${ev.device?.id ?? '-'}|${ev.key}`, sub.throttle, now);
+      if (!decision.send) return [];
+      ({ suppressed, suppressedSince } = decision);
+    }
+    const template = { ...DEFAULT_TEMPLATES[ev.type], ...sub.template, ...override.template } as Template;
+    const view = templateView(ev, { suppressed, suppressedSince: suppressedSince && new Date(suppressedSince).toISOString(), subscription: { id: sub.id, name: sub.name } });
+    const message = render(template, view);
+    if (suppressed > 0 && !/\{\{\s*[#^]?\s*suppressed/.test(template.body)) {
+      const note = `${suppressed} similar notification${suppressed === 1 ? ' was' : 's were'} suppressed since ${view.suppressedSince}.`;
+      message.text += `\n\n${note}`;
+      message.html = message.html.replace('</body>', `<p><em>${note}</em></p></body>`);
+    }
+    const notBefore = sub.quietHours ? quietUntil(sub.quietHours, ev.severity, now) : null;
+    const deliveries = this.build(ev, override.endpoints ?? sub.endpoints, message, { source: 'subscription', subscription: sub.id, notBefore, data: this.eventData(ev) });
+    if (ev.type === 'AlarmRaised' && ev.alarm) this.escalations.track(sub, ev.alarm, ev.ts);
+    await this.enqueue(deliveries);
+    return deliveries;
+  }
+
+  private escalate(sub: Subscription, alarmId: string, action: EscalationAction): void {
+    const alarm = this.findAlarm(alarmId)!;
+    const device = this.deps.devices.get(alarm.device);
+    const ev: NotifyEvent = {
+      id: `${alarm.id}:${action.kind}:${action.kind === 'reminder' ? action.n : action.step}`,
+      type: 'AlarmRaised',
+      ts: this.clock.now(),
+      device: device ? deviceRef(device) : { id: alarm.device, name: alarm.device, labels: {} },
+      severity: alarm.severity,
+      key: alarm.type,
+      message: alarm.message,
+    };
+    const minutesOpen = Math.round((this.clock.now() - alarm.createdAt) / 60_000);
+    const alarmView = { ...alarm, createdAt: new Date(alarm.createdAt).toISOString() };
+    const template = { ...DEFAULT_TEMPLATES.AlarmReminder, ...sub.template } as Template;
+    const message = render(template, templateView({ ...ev, alarm: alarmView as never }, { minutesOpen, reminder: action.kind === 'reminder' ? action.n : null, escalation: action.kind === 'escalation' ? action.step : null, subscription: { id: sub.id, name: sub.name } }));
+    const endpoints = action.kind === 'reminder' ? sub.endpoints : action.endpoints;
+    const notBefore = sub.quietHours ? quietUntil(sub.quietHours, ev.severity, ev.ts) : null;
+    const deliveries = this.build(ev, endpoints, message, { source: action.kind, subscription: sub.id, notBefore, data: { alarm: alarmView, ...action } });
+    this.track(this.enqueue(deliveries), sub.id, action.kind);
+  }
+
+  private build(ev: NotifyEvent, endpointIds: string[], message: { subject: string; text: string; html: string }, o: { source: DeliverySource; subscription: string | null; notBefore: number | null; data: unknown }): Delivery[] {
+    const now = this.clock.now();
+    const data = JSON.stringify(o.data ?? null);
+    const out: Delivery[] = [];
+    for (const endpointId of endpointIds) {
+      const endpoint = this.endpointStore.find(endpointId);
+      if (!endpoint) continue;
+      const key = this.ids.next(now);
+      out.push({
+        key,
+        status: o.notBefore !== null ? 'held' : 'queued',
+        endpoint: endpoint.id,
+        endpointType: endpoint.type,
+        subscription: o.subscription,
+        source: o.source,
+        event: { id: ev.id, type: ev.type, device: ev.device?.id ?? null, severity: ev.severity, ts: ev.ts },
+        message: { ...message, data },
+        idempotencyKey: key,
+        attempts: [],
+        tries: 0,
+        maxAttempts: this.deps.options.maxAttempts,
+        notBefore: o.notBefore,
+        createdAt: now,
+        updatedAt: now,
+        sentAt: null,
+      });
+    }
+    return out;
+  }
+
+  private async enqueue(deliveries: Delivery[]): Promise<void> {
+    if (!deliveries.length) return;
+    await this.outbox.add(deliveries);
+    for (const d of deliveries) {
+      this.announce(d);
+      this.dispatcher.schedule(d);
+    }
+  }
+
+  /** After a restart: attempts that were in flight are retried (same idempotency key); the rest wait as before. */
+  private recover(loaded: Delivery[]): void {
+    for (const d of loaded) {
+      if (d.status === 'sending') {
+        recordAttempt(d, { at: d.updatedAt, durationMs: null, ok: false, code: Errors.UNAVAILABLE.code, error: 'interrupted: the platform stopped during this attempt; retried with the same idempotency key', status: null });
+        d.status = 'queued';
+        d.notBefore = null;
+        void this.outbox.save(d).catch(() => undefined);
+      }
+      this.dispatcher.schedule(d);
+    }
+  }
+
+  private announce(d: Delivery): void {
+    if (this.deps.events.has('NotificationDelivery')) this.deps.events.emit({ type: 'NotificationDelivery', delivery: deliveryView(d), ts: this.clock.now() });
+  }
+
+  private eventData(ev: NotifyEvent): unknown {
+    return { alarm: ev.alarm, fire: ev.fire, name: ev.name, message: ev.message, data: ev.data, device: ev.device };
+  }
+
+  private findAlarm(id: string) {
+    try {
+      return this.deps.alarms.get(id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private deviceOf(value: unknown) {
+    if (value === undefined || value === null || value === '') return null;
+    const device = typeof value === 'string' ? this.deps.devices.get(value) : undefined;
+    if (!device) throw Errors.DEVICE_NOT_FOUND(`No device has id ${JSON.stringify(String(value).slice(0, 64))}`);
+    return deviceRef(device);
+  }
+
+  private severityOf(value: unknown): Severity | null {
+    if (value === undefined || value === null) return null;
+    if (!isSeverity(value)) throw Errors.INVALID_NOTIFICATION('/severity must be critical, major, minor, warning or info', { errors: [{ path: '/severity', message: 'is not a severity' }] });
+    return value;
+  }
+
+  private checkSend(input: SendInput) {
+    if (typeof input !== 'object' || input === null) throw Errors.INVALID_NOTIFICATION('A notification is a JSON object');
+    const sub = input.subscription === undefined || input.subscription === null || input.subscription === '' ? null : this.subscriptionStore.get(input.subscription as string);
+    let endpoints: string[] = [];
+    if (input.endpoints !== undefined && input.endpoints !== null) {
+      const ids = typeof input.endpoints === 'string' ? [input.endpoints] : input.endpoints;
+      if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw Errors.INVALID_NOTIFICATION('/endpoints must be a list of endpoint ids', { errors: [{ path: '/endpoints', message: 'must be a list of endpoint ids' }] });
+      for (const id of ids as string[]) this.endpointStore.get(id);
+      endpoints = ids as string[];
+    }
+    if (!sub && !endpoints.length) throw Errors.INVALID_NOTIFICATION('Name the endpoints or a subscription to send to', { errors: [{ path: '/endpoints', message: 'or /subscription is required' }] });
+    checkTemplates({ subject: input.subject, body: input.body, html: input.html }, '');
+    const given: Partial<Template> = {};
+    if (input.subject) given.subject = input.subject as string;
+    if (input.body) given.body = input.body as string;
+    if (input.html) given.html = input.html as string;
+    const name = input.name === undefined ? 'notify' : String(input.name).slice(0, 128);
+    const base = sub ? { ...DEFAULT_TEMPLATES.Custom, ...sub.template } : { subject: '{{name}}', body: '{{dataText}}' };
+    return { sub, endpoints: endpoints.length ? endpoints : sub?.endpoints ?? [], template: { ...base, ...given } as Template, device: this.deviceOf(input.device), severity: this.severityOf(input.severity), name, data: jsonData(input.data) };
+  }
+
+  private async loadVapid(collection: Collection<VapidDoc>): Promise<VapidKeys> {
+    const existing = (await collection.all()).find((d) => d._id === 'vapid');
+    if (existing) return { publicKey: existing.publicKey, privateKey: this.box.open<string>(existing.sealedPrivateKey), subject: this.deps.options.vapidSubject };
+    // First start: these keys identify this platform to push services; browsers subscribe with the public one.
+    const keys = webpush.generateVAPIDKeys();
+    await collection.insert({ _id: 'vapid', publicKey: keys.publicKey, sealedPrivateKey: this.box.seal(keys.privateKey), createdAt: this.clock.now() });
+    return { ...keys, subject: this.deps.options.vapidSubject };
+  }
+}
+
+/** Flow and API data as plain JSON within a size limit (templates and webhooks see it). */
+function jsonData(value: unknown): unknown {
+  if (value === undefined) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    throw Errors.INVALID_NOTIFICATION('/data must be JSON (no cycles or BigInt)', { errors: [{ path: '/data', message: 'is not JSON' }] });
+  }
+  if (text === undefined) return null;
+  if (text.length > MAX_DATA) throw Errors.INVALID_NOTIFICATION(`/data must be at most ${MAX_DATA} bytes of JSON`, { errors: [{ path: '/data', message: `is over ${MAX_DATA} bytes` }] });
+  return JSON.parse(text);
+}

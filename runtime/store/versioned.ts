@@ -1,0 +1,132 @@
+import type { Collection, Store } from './index';
+
+/** How long to wait before writing again after a failed write. */
+const RETRY_MS = 1000;
+
+/**
+ * A stored version. The `_id` carries the version, so a flush inserts every changed record in one
+ * append and then removes the old versions in another (as aggregate checkpoints do): NeDB writes
+ * each update as its own append with its own file open, which cannot keep up with many records
+ * changing at once one document at a time. A crash between the two leaves two versions; load keeps
+ * the newer.
+ */
+type VersionedDoc<T> = T & { _id: string; v: number };
+
+/**
+ * Records on disk with group commit: save() marks a record dirty and resolves once a write
+ * holding its state as of the flush (or later) is durable. Writes run one at a time; whatever is
+ * marked while one runs goes into the next, so many records changing at once cost two appends.
+ * Used for trigger state and for the notification outbox.
+ */
+export class VersionedStore<T extends { key: string }> {
+  private collection!: Collection<VersionedDoc<T>>;
+  private readonly stored = new Map<string, string>();
+  /** Key -> how to read its current record at flush time (null: gone, skip). */
+  private readonly dirty = new Map<string, () => T | null>();
+  private version = 0;
+  private running: Promise<void> | null = null;
+  private waiting: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  constructor(private readonly name: string) {}
+
+  async load(store: Store): Promise<T[]> {
+    this.collection = await store.collection<VersionedDoc<T>>(this.name);
+    const newest = new Map<string, VersionedDoc<T>>();
+    const stale: string[] = [];
+    for (const doc of await this.collection.all()) {
+      const seen = newest.get(doc.key);
+      if (!seen || doc.v > seen.v) {
+        if (seen) stale.push(seen._id);
+        newest.set(doc.key, doc);
+      } else {
+        stale.push(doc._id);
+      }
+      this.version = Math.max(this.version, doc.v);
+    }
+    await this.collection.removeMany(stale);
+    for (const [key, doc] of newest) this.stored.set(key, doc._id);
+    return [...newest.values()].map(({ _id: _i, v: _v, ...record }) => record as unknown as T);
+  }
+
+  /** Write a record soon; resolves when it (or a newer state of it) is on disk. */
+  save(key: string, read: () => T | null): Promise<void> {
+    this.dirty.set(key, read);
+    return this.schedule();
+  }
+
+  /** The next write: started a microtask from now, or when the one running ends. */
+  private schedule(): Promise<void> {
+    if (!this.waiting) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      this.waiting = { promise, resolve, reject };
+      if (!this.running) queueMicrotask(() => this.flush());
+    }
+    return this.waiting.promise;
+  }
+
+  /**
+   * Delete records, after the write in progress (which may hold them) has finished. Their slots
+   * are gone by now, so later writes skip them.
+   */
+  async remove(keys: string[]): Promise<void> {
+    await this.running?.catch(() => undefined);
+    const ids: string[] = [];
+    for (const key of keys) {
+      this.dirty.delete(key);
+      const id = this.stored.get(key);
+      if (id) ids.push(id);
+      this.stored.delete(key);
+    }
+    await this.collection.removeMany(ids);
+  }
+
+  /** Wait until nothing is dirty or being written. */
+  async drain(): Promise<void> {
+    while (this.running || this.waiting) await (this.running ?? this.waiting!.promise).catch(() => undefined);
+  }
+
+  private flush(): void {
+    const waiter = this.waiting;
+    if (!waiter) return;
+    this.waiting = null;
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    this.running = this.write(batch).then(
+      () => waiter.resolve(),
+      (err: Error) => {
+        // Retry what failed with the next write, unless newer state is already queued.
+        for (const [key, read] of batch) if (!this.dirty.has(key)) this.dirty.set(key, read);
+        waiter.reject(err);
+      },
+    );
+    this.running.finally(() => {
+      this.running = null;
+      if (this.waiting) this.flush();
+      // A failed write put its records back: retry them even if nothing new arrives.
+      else if (this.dirty.size) setTimeout(() => this.schedule().catch(() => undefined), RETRY_MS).unref();
+    });
+  }
+
+  private async write(batch: Array<[string, () => T | null]>): Promise<void> {
+    const docs: VersionedDoc<T>[] = [];
+    for (const [key, read] of batch) {
+      const record = read();
+      if (!record) continue;
+      const v = ++this.version;
+      docs.push({ ...structuredClone(record), _id: `${key}#${v}`, v });
+    }
+    await this.collection.insertMany(docs);
+    const old: string[] = [];
+    for (const doc of docs) {
+      const previous = this.stored.get(doc.key);
+      if (previous) old.push(previous);
+      this.stored.set(doc.key, doc._id);
+    }
+    await this.collection.removeMany(old);
+  }
+}
