@@ -8,6 +8,7 @@ import express from 'express';
 import RED from 'node-red';
 import { createPlatform, type Platform } from './index';
 import { createApiRouter } from './api';
+import { notifyPages } from './notify/pages';
 import { createLogger } from './log';
 import { loadSettings, nodeRedSettings, type ServerSettings } from '../settings';
 
@@ -29,6 +30,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   app.set('trust proxy', false);
   const server = http.createServer(app);
   app.use('/api/v1', createApiRouter(platform));
+  app.use('/notify', notifyPages());
   platform.broker.attachWebSocket(server, settings.wsPath);
 
   RED.init(server, nodeRedSettings(settings, platform) as never);

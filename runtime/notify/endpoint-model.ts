@@ -156,7 +156,7 @@ export function checkPushSubscription(value: unknown, path = '/credentials/subsc
   }
   const sub = value as Record<string, unknown>;
   const endpoint = httpUrl(sub.endpoint);
-  if (!endpoint || endpoint.protocol !== 'https:' && !isLoopback(endpoint)) bad('/endpoint', 'must be the https URL of a push service');
+  if (!endpoint || endpoint.protocol !== 'https:') bad('/endpoint', 'must be the https URL of a push service');
   if (sub.expirationTime !== undefined && sub.expirationTime !== null && typeof sub.expirationTime !== 'number') bad('/expirationTime', 'must be a number or null');
   const keys = isObject(sub.keys) ? sub.keys : null;
   if (!keys) bad('/keys', 'must be an object with p256dh and auth');
@@ -168,11 +168,6 @@ export function checkPushSubscription(value: unknown, path = '/credentials/subsc
   }
   p.throwIfAny();
   return { endpoint: endpoint!.href, expirationTime: (sub.expirationTime as number | null | undefined) ?? null, keys: { p256dh: keys!.p256dh as string, auth: keys!.auth as string } };
-}
-
-/** Push services are https; a service on the loopback interface (a test or a local relay) may be http. */
-function isLoopback(url: URL): boolean {
-  return url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
 }
 
 /**
