@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { startServer, type ServerProcess } from '../support/server';
+import { startPushService, type PushService } from '../support/push-service';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/receivers';
+import type { Api } from '../support/http';
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met; last value ${JSON.stringify(v).slice(0, 800)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('notification delivery through the real server', function () {
+  this.timeout(90_000);
+  let server: ServerProcess | null = null;
+  let push: PushService | null = null;
+  let hook: WebhookReceiver | null = null;
+  afterEach(async () => {
+    await server?.stop();
+    await push?.close();
+    await hook?.close();
+    server = push = hook = null;
+  });
+
+  it('delivers web push encrypted for the browser and signed with the stored VAPID key; an expired subscription disables its endpoint', async () => {
+    push = await startPushService();
+    server = await startServer({ env: { NODE_EXTRA_CA_CERTS: push.caFile } });
+    let api: Api = await server.admin();
+    const { publicKey } = (await api.get('/notifications/push/key')).body;
+    assert.equal(Buffer.from(publicKey, 'base64url').length, 65);
+    const browser = push.subscribe({ applicationServerKey: publicKey });
+    const endpoint = await api.post('/notifications/push/subscriptions', { subscription: browser, name: 'laptop' });
+    assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+    await api.post('/notifications/subscriptions', { name: 'to my browser', events: ['Custom'], endpoints: [endpoint.body.id], template: { subject: 'Door {{data.door}}', body: '{{message}}' } });
+    assert.equal((await api.post('/notifications/events', { name: 'door-open', severity: 'critical', message: 'Door 4 is open', data: { door: 4 } })).status, 202);
+    const [msg] = await push.waitFor(1);
+    const payload = JSON.parse(msg.plaintext);
+    assert.deepEqual([payload.title, payload.body], ['Door 4', 'Door 4 is open']);
+    assert.equal(msg.vapid.aud, push.url);
+    assert.equal(msg.vapid.sub, 'mailto:fieldflow@localhost');
+    assert.equal(msg.vapid.publicKey, publicKey);
+    assert.equal(msg.urgency, 'high', 'critical events are urgent');
+
+    // The VAPID keys were generated on the first start and are kept: subscriptions stay valid.
+    await server.stop();
+    server = await startServer({ dataDir: server.dataDir, env: { NODE_EXTRA_CA_CERTS: push.caFile } });
+    api = await server.admin();
+    assert.equal((await api.get('/notifications/push/key')).body.publicKey, publicKey);
+
+    push.respondWith(browser.endpoint, 410);
+    const test = await api.post(`/notifications/endpoints/${endpoint.body.id}/test`);
+    assert.equal(test.status, 202);
+    const dead = await until(() => api.get(`/notifications/deliveries/${test.body.id}`), (r) => r.body.status === 'dead');
+    assert.equal(dead.body.attempts.length, 1, 'an expired subscription is not retried');
+    assert.equal(dead.body.attempts[0].code, 'FF_PUSH_SUBSCRIPTION_EXPIRED');
+    const disabled = (await api.get(`/notifications/endpoints/${endpoint.body.id}`)).body;
+    assert.equal(disabled.enabled, false);
+    assert.match(disabled.disabledReason, /410/);
+    const next = await api.post(`/notifications/endpoints/${endpoint.body.id}/test`);
+    const refused = await until(() => api.get(`/notifications/deliveries/${next.body.id}`), (r) => r.body.status === 'dead');
+    assert.equal(refused.body.attempts[0].code, 'FF_ENDPOINT_DISABLED');
+    assert.equal(push.received.length, 1);
+  });
+
+  it('survives SIGKILL with deliveries queued and in flight: each arrives exactly once, in-flight ones at least once with the same idempotency key', async () => {
+    hook = await startWebhookReceiver();
+    hook.delayMs = 700;
+    server = await startServer({ env: { FIELDFLOW_NOTIFY_CONCURRENCY: '2', FIELDFLOW_NOTIFY_BACKOFF_MS: '200' } });
+    let api = await server.admin();
+    const ep = await api.post('/notifications/endpoints', { type: 'webhook', name: 'slow', config: { url: hook.url } });
+    hook.secret = ep.body.secret;
+    const ids: string[] = [];
+    for (let i = 0; i < 16; i++) ids.push((await api.post('/notifications/send', { endpoints: [ep.body.id], body: `n${i}` })).body.items[0].id);
+    // Let a few finish and two be in flight, then kill the process mid-send.
+    await hook.waitFor(4);
+    const before = (await api.get('/notifications/deliveries?limit=100')).body.items as Array<{ id: string; status: string }>;
+    await new Promise((r) => setTimeout(r, 150));
+    await server.kill();
+    const sentBefore = new Set(before.filter((d) => d.status === 'sent').map((d) => d.id));
+    const inFlight = new Set(before.filter((d) => d.status === 'sending').map((d) => d.id));
+    assert.ok(sentBefore.size >= 2 && inFlight.size >= 1, `a mix at the kill: ${JSON.stringify(before.map((d) => d.status))}`);
+
+    server = await startServer({ dataDir: server.dataDir, env: { FIELDFLOW_NOTIFY_CONCURRENCY: '2', FIELDFLOW_NOTIFY_BACKOFF_MS: '200' } });
+    api = await server.admin();
+    await until(() => api.get('/notifications/deliveries?status=sent&limit=100'), (r) => r.body.items.length === ids.length);
+    await new Promise((r) => setTimeout(r, 1000));
+    const received = new Map<string, string[]>();
+    for (const call of hook.calls) {
+      assert.equal(call.verified, true);
+      const id = call.headers['x-fieldflow-delivery'] as string;
+      received.set(id, [...(received.get(id) ?? []), call.headers['idempotency-key'] as string]);
+    }
+    for (const id of ids) {
+      const keys = received.get(id) ?? [];
+      assert.ok(keys.length >= 1, `${id} never arrived`);
+      assert.ok(keys.every((k) => k === id), 'every attempt carries the same idempotency key');
+      if (!inFlight.has(id)) assert.equal(keys.length, 1, `${id} (${sentBefore.has(id) ? 'sent' : 'queued'} at the kill) arrived ${keys.length} times`);
+    }
+    const interrupted = (await api.get('/notifications/deliveries?limit=100')).body.items.filter((d: any) => d.attempts.some((a: any) => a.code === 'FF_UNAVAILABLE'));
+    assert.ok(interrupted.length >= 1 && interrupted.every((d: any) => inFlight.has(d.id) || !sentBefore.has(d.id)));
+  });
+});
