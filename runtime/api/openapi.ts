@@ -16,56 +16,15 @@ import {
   tagTypesPatchSchema,
 } from './schemas';
 import { triggerSpecSchema } from '../triggers/model';
+import { errors, idParam, json, list, notFound, oas, ok, problem, queryParams, ref } from './openapi-helpers';
+import { notificationPaths, notificationSchemas } from './openapi-notifications';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
 
-/** Draft-07 schemas in OpenAPI 3.0's dialect: `type: [x, 'null']` is `nullable`, `const` is a one-value enum. */
-function oas(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(oas);
-  if (typeof schema !== 'object' || schema === null) return schema;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(schema)) {
-    if (k === 'type' && Array.isArray(v)) {
-      const types = v.filter((t) => t !== 'null');
-      out.type = types[0];
-      if (types.length !== v.length) out.nullable = true;
-    } else if (k === 'const') {
-      out.enum = [v];
-    } else if (k === 'exclusiveMinimum' && typeof v === 'number') {
-      // Draft-07's number form is OpenAPI 3.0's minimum plus a boolean.
-      out.minimum = v;
-      out.exclusiveMinimum = true;
-    } else if (k === 'propertyNames') {
-      out['x-propertyNames'] = v;
-    } else {
-      out[k] = oas(v);
-    }
-  }
-  return out;
-}
-
-const json = (schema: unknown) => ({ 'application/json': { schema } });
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
-const ok = (description: string, schema: unknown) => ({ description, content: json(schema) });
-
-const errors = {
-  400: problem('Invalid input (FF_VALIDATION, FF_INVALID_QUERY, FF_MALFORMED_JSON, ...)'),
-  401: problem('Missing or invalid credentials (FF_AUTH_REQUIRED, FF_AUTH_INVALID)'),
-  404: problem('Unknown device or channel (FF_DEVICE_NOT_FOUND, FF_CHANNEL_NOT_FOUND)'),
-};
-
-function queryParams(schema: { properties: Record<string, unknown> }) {
-  return Object.entries(schema.properties).map(([name, s]) => ({ name, in: 'query', required: false, schema: oas(s) }));
-}
-
 const deviceId = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
 const channel = { name: 'channel', in: 'path', required: true, schema: { type: 'string', pattern: CHANNEL_NAME_PATTERN } };
 const appKey = { name: 'appKey', in: 'path', required: true, schema: { type: 'string', pattern: TAG_NAME_PATTERN } };
-const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: `The ${what} id` });
-const list = (item: string) => ({ type: 'object', properties: { items: { type: 'array', items: ref(item) }, next: { type: 'string', nullable: true } } });
-const notFound = (code: string) => problem(`Unknown id (${code})`);
 
 /** The OpenAPI 3.0 description of /api/v1, built from the same schemas the validators use. */
 export function openApiDocument() {
@@ -75,7 +34,7 @@ export function openApiDocument() {
       title: 'Fieldflow REST API',
       version: '1',
       description:
-        'Devices, channels, messages and aggregates; tags, triggers, alarms and schedules. Authenticate with `Authorization: Bearer <token>`; ' +
+        'Devices, channels, messages and aggregates; tags, triggers, alarms, schedules and notifications. Authenticate with `Authorization: Bearer <token>`; ' +
         'user tokens come from POST /auth/token. Errors are application/problem+json with a stable `code` (see GET /errors).',
     },
     servers: [{ url: '/api/v1' }],
@@ -83,6 +42,7 @@ export function openApiDocument() {
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
+        ...notificationSchemas(),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -408,6 +368,7 @@ export function openApiDocument() {
         },
         delete: { summary: 'Delete a schedule', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
       },
+      ...notificationPaths(),
       '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI', { type: 'object' }) } } },
