@@ -14,6 +14,7 @@ export interface ThrottleSpec {
 
 interface Window {
   start: number;
+  windowMs: number;
   sent: number;
   suppressed: number;
   /** When the first notification of the current suppression run was held back. */
@@ -28,12 +29,15 @@ export type ThrottleDecision = { send: true; suppressed: number; suppressedSince
  */
 export class Throttle {
   private readonly windows = new Map<string, Window>();
+  private checks = 0;
 
   check(key: string, spec: ThrottleSpec, now: number): ThrottleDecision {
+    if (++this.checks % 1000 === 0) this.prune(now);
     let w = this.windows.get(key);
-    if (!w || now - w.start >= spec.windowSeconds * 1000) {
+    const windowMs = spec.windowSeconds * 1000;
+    if (!w || now - w.start >= windowMs) {
       const carried = w ? { suppressed: w.suppressed, suppressedSince: w.suppressedSince } : { suppressed: 0, suppressedSince: null };
-      w = { start: now, sent: 0, ...carried };
+      w = { start: now, windowMs, sent: 0, ...carried };
       this.windows.set(key, w);
     }
     if (w.sent >= spec.max) {
@@ -48,9 +52,17 @@ export class Throttle {
     return decision;
   }
 
-  /** Forget windows that ended long ago, so the map follows the live keys. */
-  prune(now: number, maxWindowMs: number): void {
-    for (const [key, w] of this.windows) if (now - w.start > maxWindowMs && w.suppressed === 0) this.windows.delete(key);
+  /**
+   * Forget windows that are over and have nothing to report, so the map follows the live keys.
+   * (Windows are kept in memory: after a restart every key starts a fresh window.)
+   */
+  prune(now: number): void {
+    for (const [key, w] of this.windows) if (now - w.start >= w.windowMs && w.suppressed === 0) this.windows.delete(key);
+  }
+
+  /** Keys being counted: for tests. */
+  size(): number {
+    return this.windows.size;
   }
 
   /** Drop a subscription's windows (it was changed or deleted). */

@@ -17,6 +17,8 @@ describe('notification policy', () => {
     assert.deepEqual(next, { send: true, suppressed: 3, suppressedSince: start + 2000 });
     assert.deepEqual(t.check('s|d|k', spec, start + 62_000), { send: true, suppressed: 0, suppressedSince: null });
     assert.equal(t.check('s|other-device|k', spec, start + 3000).send, true, 'keys are counted apart');
+    t.prune(start + 200_000);
+    assert.equal(t.size(), 0, 'finished windows with nothing to report are forgotten');
   });
 
   it('holds notifications below the threshold during quiet hours that run over midnight, until they end', () => {
