@@ -37,12 +37,15 @@ export interface Delivery {
   endpointType: EndpointType;
   subscription: string | null;
   source: DeliverySource;
-  event: { id: string; type: string; device: string | null; severity: Severity | null; ts: number };
+  /** `alarm`: set on reminders and escalations, whose alarm is checked again before each attempt. */
+  event: { id: string; type: string; device: string | null; severity: Severity | null; ts: number; alarm?: string };
   /** Rendered at enqueue time; `data` is JSON text (NeDB refuses keys with '.' or '$'). */
   message: { subject: string; text: string; html: string; data: string };
   /** Sent with every attempt (the webhook `Idempotency-Key`, Twilio's idempotency token). */
   idempotencyKey: string;
   attempts: Attempt[];
+  /** Recipients that already accepted it (SMS to several numbers): a retry skips them. */
+  progress?: string[];
   /** Attempts in the current cycle (a resend starts a new cycle). */
   tries: number;
   maxAttempts: number;

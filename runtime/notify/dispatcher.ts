@@ -37,6 +37,8 @@ export interface DispatcherDeps {
   concurrency: number;
   /** Called after every state change that was saved. */
   changed(d: Delivery): void;
+  /** Whether a delivery is still to be sent (a reminder whose alarm was acked meanwhile is not). */
+  stillWanted(d: Delivery): boolean;
 }
 
 /**
@@ -51,6 +53,8 @@ export class Dispatcher {
   private readonly timers = new Map<string, () => void>();
   private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
+  /** Set when stop() stopped waiting: results that come in later are not written (the store is closing). */
+  private abandoned = false;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -83,6 +87,8 @@ export class Dispatcher {
       await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     }
+    // Sends still out stay `sending` on disk and are retried, with the same key, after the restart.
+    this.abandoned = true;
   }
 
   /** Deliveries waiting in lanes or timers, and sends in flight: for health and tests. */
@@ -118,8 +124,8 @@ export class Dispatcher {
 
   private async attempt(d: Delivery): Promise<void> {
     const { outbox, endpoints, clock } = this.deps;
-    const endpoint = endpoints.find(d.endpoint);
-    if (!endpoint) return this.finish(d, 'cancelled', null);
+    if (!endpoints.find(d.endpoint) || !this.deps.stillWanted(d)) return this.finish(d, 'cancelled', null);
+    let endpoint = endpoints.find(d.endpoint)!;
     if (!endpoint.enabled) {
       return this.finish(d, 'dead', { at: clock.now(), durationMs: null, ok: false, code: Errors.ENDPOINT_DISABLED.code, error: `endpoint ${endpoint.name} is disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}`, status: null });
     }
@@ -140,6 +146,10 @@ export class Dispatcher {
       return;
     }
     this.deps.changed(d);
+    // Read again after the write: the endpoint may have been changed (new credentials) or deleted meanwhile.
+    const current = endpoints.find(d.endpoint);
+    if (!current) return this.finish(d, 'cancelled', null);
+    endpoint = current;
     let secrets;
     try {
       if (!sender) throw new SendFailure(Errors.MISSING_CREDENTIALS, endpoint.type === 'email' ? 'no SMTP server is configured (FIELDFLOW_SMTP_HOST)' : `no sender for ${endpoint.type}`, false);
@@ -155,6 +165,7 @@ export class Dispatcher {
         const disabled = await endpoints.disable(endpoint.id, failure.message).catch(() => null);
         if (disabled) this.deps.log.warn('push subscription expired; endpoint disabled', { endpoint: endpoint.id });
       }
+      if (this.abandoned) return;
       if (failure.retry && d.tries < d.maxAttempts) {
         d.status = 'queued';
         d.notBefore = clock.now() + backoffDelay(this.deps.policy, d.tries);
@@ -168,6 +179,7 @@ export class Dispatcher {
   }
 
   private async finish(d: Delivery, status: 'sent' | 'dead' | 'cancelled', attempt: Parameters<typeof recordAttempt>[1] | null): Promise<void> {
+    if (this.abandoned) return;
     if (attempt) recordAttempt(d, attempt);
     d.status = status;
     d.notBefore = null;
@@ -178,6 +190,7 @@ export class Dispatcher {
 
   /** Save a result; if the write fails the store retries it, and the process goes on. */
   private async persist(d: Delivery): Promise<void> {
+    if (this.abandoned) return;
     try {
       await this.deps.outbox.save(d);
     } catch (err) {

@@ -96,6 +96,8 @@ export function httpUrl(value: unknown): URL | null {
   if (typeof value !== 'string' || value.length > 2048) return null;
   try {
     const url = new URL(value);
+    // user:password@ in a URL would be shown in every view and log line; fetch refuses it anyway.
+    if (url.username || url.password) return null;
     return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
   } catch {
     return null;
@@ -138,7 +140,7 @@ function text(p: Problems, value: unknown, path: string, max = 256): string {
 
 function url(p: Problems, value: unknown, path: string): string {
   const parsed = httpUrl(value);
-  if (!parsed) p.add(Errors.INVALID_URL, path, `${JSON.stringify(value)?.slice(0, 120)} is not an absolute http(s) URL`);
+  if (!parsed) p.add(Errors.INVALID_URL, path, 'is not an absolute http(s) URL without user:password@');
   return parsed ? parsed.href : '';
 }
 
@@ -170,6 +172,14 @@ export function checkPushSubscription(value: unknown, path = '/credentials/subsc
   return { endpoint: endpoint!.href, expirationTime: (sub.expirationTime as number | null | undefined) ?? null, keys: { p256dh: keys!.p256dh as string, auth: keys!.auth as string } };
 }
 
+/** Where an endpoint's credentials are sent: a change of it needs them sent again. */
+function destination(config: EndpointConfig | Record<string, unknown>): string {
+  const c = config as Record<string, unknown>;
+  const norm = (u: unknown) => (httpUrl(u)?.href ?? String(u)).replace(/\/$/, '');
+  if (c.provider === 'twilio') return `twilio ${norm(c.baseUrl ?? 'https://api.twilio.com')} ${c.accountSid}`;
+  return norm(c.url ?? '');
+}
+
 /**
  * Check an endpoint definition. `existing` (on update) supplies stored credentials that the
  * input leaves out, so a PATCH need not resend a token. Throws the most specific catalog error
@@ -193,7 +203,18 @@ export function checkEndpoint(input: EndpointInput, options: { smtpConfigured: b
   if (input.config !== undefined && !isObject(input.config)) p.add(Errors.INVALID_ENDPOINT, '/config', 'must be an object');
   if (input.credentials !== undefined && !isObject(input.credentials)) p.add(Errors.INVALID_ENDPOINT, '/credentials', 'must be an object');
   const given = (isObject(input.credentials) ? input.credentials : {}) as Record<string, unknown>;
-  const kept = options.existing?.type === type ? options.existing.secrets : {};
+  // Stored credentials are kept only while they go where they went before: otherwise anyone who may
+  // edit an endpoint could point it at their own server and collect the token it sends.
+  const existing = options.existing?.type === type ? options.existing : undefined;
+  const moved = existing !== undefined && destination(existing.config) !== destination(config as EndpointConfig);
+  const kept = existing && !moved ? existing.secrets : {};
+  if (moved) {
+    for (const name of Object.keys(existing.secrets)) {
+      const had = (existing.secrets as Record<string, unknown>)[name];
+      const set = had !== undefined && !(isObject(had) && Object.keys(had).length === 0);
+      if (set && given[name] === undefined) p.add(Errors.MISSING_CREDENTIALS, `/credentials/${name}`, 'must be sent again when the destination (URL, base URL or account) changes');
+    }
+  }
   const credentials = { ...kept, ...given } as Record<string, unknown>;
   let checked: { config: EndpointConfig; secrets: EndpointSecrets } = { config: {} as EndpointConfig, secrets: {} };
 

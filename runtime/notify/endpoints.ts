@@ -36,7 +36,8 @@ export interface CreatedEndpoint {
  */
 export class EndpointStore {
   private readonly endpoints = new Map<string, StoredEndpoint>();
-  private readonly opened = new Map<string, EndpointSecrets>();
+  /** Opened credentials by endpoint id, with the sealed text they came from (a change re-opens). */
+  private readonly opened = new Map<string, { sealed: string; secrets: EndpointSecrets }>();
   private collection!: Collection<EndpointDoc>;
 
   constructor(private readonly deps: { box: SecretBox; now: () => number; smtpConfigured: boolean }) {}
@@ -65,8 +66,10 @@ export class EndpointStore {
   }
 
   secrets(endpoint: StoredEndpoint): EndpointSecrets {
-    let secrets = this.opened.get(endpoint.id);
-    if (!secrets) this.opened.set(endpoint.id, (secrets = this.deps.box.open<EndpointSecrets>(endpoint.sealed)));
+    const cached = this.opened.get(endpoint.id);
+    if (cached?.sealed === endpoint.sealed) return cached.secrets;
+    const secrets = this.deps.box.open<EndpointSecrets>(endpoint.sealed);
+    this.opened.set(endpoint.id, { sealed: endpoint.sealed, secrets });
     return secrets;
   }
 
@@ -85,10 +88,12 @@ export class EndpointStore {
   async subscribePush(owner: string, subscription: unknown, name: unknown, userAgent: string | null): Promise<StoredEndpoint> {
     const sub = checkPushSubscription(subscription, '/subscription');
     if (name !== undefined && (typeof name !== 'string' || name.length > 128)) throw Errors.INVALID_ENDPOINT('/name must be a string of at most 128 characters', { errors: [{ path: '/name', message: 'must be a string of at most 128 characters' }] });
+    const input = { type: 'push', name: (name as string) || `${owner}'s browser`, enabled: true, config: { userAgent }, credentials: { subscription: sub } };
+    // The same browser subscribing again (say after its old subscription expired) updates its endpoint
+    // in place, so subscriptions that send to it keep working.
     for (const e of this.endpoints.values()) {
-      if (e.type === 'push' && e.owner === owner && this.secrets(e).subscription?.endpoint === sub.endpoint) await this.remove(e.id);
+      if (e.type === 'push' && e.owner === owner && this.readable(e)?.subscription?.endpoint === sub.endpoint) return this.update(e.id, input);
     }
-    const input = { type: 'push', name: (name as string) || `${owner}'s browser`, config: { userAgent }, credentials: { subscription: sub } };
     return (await this.create(input, owner)).endpoint;
   }
 
@@ -98,7 +103,7 @@ export class EndpointStore {
     if (input.type !== undefined && input.type !== existing.type) throw Errors.INVALID_ENDPOINT('/type cannot change; create a new endpoint', { errors: [{ path: '/type', message: 'cannot change' }] });
     const merged = { type: existing.type, name: existing.name, enabled: existing.enabled, config: structuredClone(existing.config), ...input };
     if (existing.type === 'push') merged.config = { userAgent: (existing.config as { userAgent: string | null }).userAgent, ...(input.config as object) };
-    const current: CheckedEndpoint = { type: existing.type, name: existing.name, enabled: existing.enabled, config: existing.config, secrets: this.secrets(existing) };
+    const current: CheckedEndpoint = { type: existing.type, name: existing.name, enabled: existing.enabled, config: existing.config, secrets: this.readable(existing) ?? {} };
     const checked = checkEndpoint(merged, { smtpConfigured: this.deps.smtpConfigured, existing: current });
     const endpoint = this.build(id, checked, existing.owner, existing.createdAt, this.deps.now());
     // Enabling again clears the platform's reason for disabling it.
@@ -120,11 +125,26 @@ export class EndpointStore {
     return endpoint;
   }
 
+  /** Out of the map first (synchronously), so nothing can start using it while the write runs. */
   async remove(id: string): Promise<void> {
-    this.get(id);
-    await this.collection.remove(id);
+    const existing = this.get(id);
     this.endpoints.delete(id);
+    try {
+      await this.collection.remove(id);
+    } catch (err) {
+      this.endpoints.set(id, existing);
+      throw err;
+    }
     this.opened.delete(id);
+  }
+
+  /** The credentials, or null if they cannot be opened (sealed with another key): new ones can replace them. */
+  private readable(endpoint: StoredEndpoint): EndpointSecrets | null {
+    try {
+      return this.secrets(endpoint);
+    } catch {
+      return null;
+    }
   }
 
   private build(id: string, checked: CheckedEndpoint, owner: string | null, createdAt: number, updatedAt: number): StoredEndpoint {

@@ -103,18 +103,19 @@ export class Escalations {
     if (!r) return;
     const sub = this.deps.subscription(r.subscription);
     const alarm = this.deps.alarm(r.alarm);
-    if (!sub || !alarm || alarm.status !== 'active' || alarm.acknowledged) return this.drop(r);
+    if (!sub || !sub.enabled || !alarm || alarm.status !== 'active' || alarm.acknowledged) return this.drop(r);
     const now = this.deps.clock.now();
-    // Everything due by now (after a restart several steps can be due at once).
-    for (let due = nextDue(sub, r); due !== null && due <= now; due = nextDue(sub, r)) {
-      const reminderAt = sub.reminders && r.reminders < sub.reminders.max ? r.raisedAt + (r.reminders + 1) * sub.reminders.everyMinutes * MINUTE : Infinity;
-      const step = sub.escalation[r.steps];
-      if (step && r.raisedAt + step.afterMinutes * MINUTE <= reminderAt) {
-        r.steps++;
-        this.deps.act(sub, alarm, { kind: 'escalation', step: r.steps, endpoints: step.endpoints }, r);
-      } else {
-        r.reminders++;
-        this.deps.act(sub, alarm, { kind: 'reminder', n: r.reminders }, r);
+    // Every escalation step that fell due is taken (after a restart several can be)...
+    for (let step = sub.escalation[r.steps]; step && r.raisedAt + step.afterMinutes * MINUTE <= now; step = sub.escalation[r.steps]) {
+      r.steps++;
+      this.deps.act(sub, alarm, { kind: 'escalation', step: r.steps, endpoints: step.endpoints }, r);
+    }
+    // ...but reminders that piled up while the platform was down go out as one.
+    if (sub.reminders) {
+      const due = Math.min(sub.reminders.max, Math.floor((now - r.raisedAt) / (sub.reminders.everyMinutes * MINUTE)));
+      if (due > r.reminders) {
+        r.reminders = due;
+        this.deps.act(sub, alarm, { kind: 'reminder', n: due }, r);
       }
     }
     this.save(r);

@@ -3,6 +3,7 @@ import type { Severity } from '../alarms/severity';
 import type { AlarmView } from '../alarms/views';
 import type { TriggerFire } from '../triggers/model';
 import type { NotifyEventType } from './subscription-model';
+import { boundedView } from './templates';
 
 /** An event as subscriptions match it and templates see it. */
 export interface NotifyEvent {
@@ -19,6 +20,8 @@ export interface NotifyEvent {
   name?: string;
   message?: string;
   data?: unknown;
+  /** Reminders and escalations: the alarm they are about. */
+  alarmId?: string;
 }
 
 /** The platform events notifications react to, as NotifyEvents; null for the others. */
@@ -48,5 +51,5 @@ export function toNotifyEvent(event: PlatformEvent): NotifyEvent | null {
 /** What a template sees: the event's fields plus a few conveniences. */
 export function templateView(ev: NotifyEvent, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const dataText = ev.data === undefined || ev.data === null ? '' : typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data);
-  return { ...ev, time: new Date(ev.ts).toISOString(), severity: ev.severity ?? 'info', dataText, ...extra };
+  return boundedView({ ...ev, time: new Date(ev.ts).toISOString(), severity: ev.severity ?? 'info', dataText, ...extra });
 }

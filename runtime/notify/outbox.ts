@@ -53,6 +53,11 @@ export class Outbox {
     await Promise.all(deliveries.map((d) => this.save(d)));
   }
 
+  /** Drop deliveries whose first write failed (a pending retry of that write skips them). */
+  forget(deliveries: Delivery[]): void {
+    for (const d of deliveries) this.deliveries.delete(d.key);
+  }
+
   /** Persist a delivery's current state; resolves once it (or a newer state) is durable. */
   save(d: Delivery): Promise<void> {
     return this.store.save(d.key, () => this.deliveries.get(d.key) ?? null);

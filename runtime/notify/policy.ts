@@ -119,5 +119,11 @@ export function quietUntil(quiet: QuietHours, severity: Severity | null, now: nu
     if (Math.abs(correction) < 1 / 120) break;
     until -= correction * 60_000;
   }
-  return Math.ceil(until / 1000) * 1000;
+  until = Math.ceil(until / 1000) * 1000;
+  if (until > now && !inWindow(localMinutes(until, quiet.timezone), start, end)) return until;
+  // The end time does not exist that day (it falls in a spring-forward gap) or the walk landed
+  // wrong: take the first minute at which the local clock is out of the window.
+  let t = Math.floor(now / 60_000) * 60_000;
+  for (let i = 0; i < 2 * 1440 && inWindow(localMinutes(t, quiet.timezone), start, end); i++) t += 60_000;
+  return Math.max(t, now + 1000);
 }

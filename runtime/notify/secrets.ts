@@ -12,15 +12,19 @@ const VERSION = 'v1';
  * kept in an owner-only file beside the data; the API never returns the clear values.
  */
 export class SecretBox {
-  private constructor(private readonly key: Buffer) {}
+  private constructor(
+    private readonly key: Buffer,
+    /** Where the key came from, for error messages. */
+    readonly source: string,
+  ) {}
 
   static async open(dataDir: string | null, secret: string | undefined): Promise<SecretBox> {
-    if (secret) return new SecretBox(createHash('sha256').update(`fieldflow-notify:${secret}`).digest());
-    if (dataDir === null) return new SecretBox(randomBytes(32));
+    if (secret) return new SecretBox(createHash('sha256').update(`fieldflow-notify:${secret}`).digest(), 'FIELDFLOW_CREDENTIAL_SECRET');
+    if (dataDir === null) return new SecretBox(randomBytes(32), 'an in-memory key');
     const file = path.join(dataDir, 'notify.key');
     try {
       const key = Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'base64');
-      if (key.length === 32) return new SecretBox(key);
+      if (key.length === 32) return new SecretBox(key, file);
       throw new Error(`${file} does not hold a 32-byte key; restore it from a backup (endpoint credentials cannot be read without it)`);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -29,7 +33,7 @@ export class SecretBox {
     await fs.mkdir(dataDir, { recursive: true });
     // 'wx': two processes starting at once must not both write a key.
     await fs.writeFile(file, key.toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-    return new SecretBox(key);
+    return new SecretBox(key, file);
   }
 
   seal(value: unknown): string {

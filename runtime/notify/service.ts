@@ -116,6 +116,11 @@ export class NotifyService {
     },
   ) {
     this.clock = deps.options.clock ?? systemClock(deps.now);
+    // Listen from construction: events emitted while the platform starts (a trigger hold that ran
+    // out while it was down fires at once) wait in the queue until the outbox is open.
+    for (const type of ['AlarmRaised', 'AlarmUpdated', 'AlarmAcked', 'AlarmCleared', 'TriggerFired', 'DeviceConnect', 'DeviceDisconnect', 'Custom'] as const) {
+      this.unsubscribe.push(this.deps.events.on(type, (event) => this.onEvent(event)));
+    }
   }
 
   async start(store: Store): Promise<void> {
@@ -142,6 +147,7 @@ export class NotifyService {
       policy: options,
       concurrency: options.concurrency,
       changed: (d) => this.announce(d),
+      stillWanted: (d) => this.stillWanted(d),
     });
     const loaded = await this.outbox.load(store);
     this.escalations = new Escalations({
@@ -153,9 +159,7 @@ export class NotifyService {
     await this.escalations.load(store);
     this.started = true;
     this.recover(loaded);
-    for (const type of ['AlarmRaised', 'AlarmUpdated', 'AlarmAcked', 'AlarmCleared', 'TriggerFired', 'DeviceConnect', 'DeviceDisconnect', 'Custom'] as const) {
-      this.unsubscribe.push(this.deps.events.on(type, (event) => this.onEvent(event)));
-    }
+    this.scheduleRouting();
   }
 
   async stop(): Promise<void> {
@@ -266,12 +270,20 @@ export class NotifyService {
     const d = this.getDelivery(id);
     if (d.status !== 'dead') throw Errors.CONFLICT(`Only dead-lettered deliveries can be resent; this one is ${d.status}`);
     if (!this.endpointStore.has(d.endpoint)) throw Errors.ENDPOINT_NOT_FOUND(`The endpoint of this delivery (${d.endpoint}) was deleted`);
+    const before = { ...d };
     d.status = 'queued';
     d.tries = 0;
     d.notBefore = null;
     d.updatedAt = this.clock.now();
     this.outbox.reopened();
-    await this.outbox.save(d);
+    try {
+      await this.outbox.save(d);
+    } catch (err) {
+      Object.assign(d, before);
+      this.outbox.finishedOne();
+      void this.outbox.save(d).catch(() => undefined);
+      throw err;
+    }
     this.announce(d);
     this.dispatcher.schedule(d);
     return d;
@@ -318,12 +330,15 @@ export class NotifyService {
   private onEvent(event: PlatformEvent): void {
     const ev = toNotifyEvent(event);
     if (!ev) return;
-    if (ev.type === 'AlarmAcked' || ev.type === 'AlarmCleared') this.escalations.stopAlarm(ev.alarm!.id);
+    if ((ev.type === 'AlarmAcked' || ev.type === 'AlarmCleared') && this.started) this.escalations.stopAlarm(ev.alarm!.id);
     this.pending.push(ev);
-    if (!this.routing) {
-      this.routing = true;
-      setImmediate(() => this.routePending());
-    }
+    this.scheduleRouting();
+  }
+
+  private scheduleRouting(): void {
+    if (this.routing || !this.started || !this.pending.length) return;
+    this.routing = true;
+    setImmediate(() => this.routePending());
   }
 
   private routePending(): void {
@@ -347,10 +362,13 @@ export class NotifyService {
   /** One event through one subscription: throttling, templates, quiet hours, then the outbox. */
   private async notify(sub: Subscription, ev: NotifyEvent, override: { template?: Template; endpoints?: string[] } = {}): Promise<Delivery[]> {
     const now = this.clock.now();
+    // Followed even when throttled: a second alarm inside the window still escalates if nobody acks it.
+    if (ev.type === 'AlarmRaised' && ev.alarm) this.escalations.track(sub, ev.alarm, ev.ts);
     let suppressed = 0;
     let suppressedSince: number | null = null;
     if (sub.throttle) {
-      const decision = this.throttle.check(`${sub.id}|${ev.device?.id ?? '-'}|${ev.key}`, sub.throttle, now);
+      // The event type is part of the key: a burst of raises must not swallow the clear that ends it.
+      const decision = this.throttle.check(`${sub.id}|${ev.device?.id ?? '-'}|${ev.type}|${ev.key}`, sub.throttle, now);
       if (!decision.send) return [];
       ({ suppressed, suppressedSince } = decision);
     }
@@ -364,7 +382,6 @@ export class NotifyService {
     }
     const notBefore = sub.quietHours ? quietUntil(sub.quietHours, ev.severity, now) : null;
     const deliveries = this.build(ev, override.endpoints ?? sub.endpoints, message, { source: 'subscription', subscription: sub.id, notBefore, data: this.eventData(ev) });
-    if (ev.type === 'AlarmRaised' && ev.alarm) this.escalations.track(sub, ev.alarm, ev.ts);
     await this.enqueue(deliveries);
     return deliveries;
   }
@@ -375,6 +392,7 @@ export class NotifyService {
     const ev: NotifyEvent = {
       id: `${alarm.id}:${action.kind}:${action.kind === 'reminder' ? action.n : action.step}`,
       type: 'AlarmRaised',
+      alarmId: alarm.id,
       ts: this.clock.now(),
       device: device ? deviceRef(device) : { id: alarm.device, name: alarm.device, labels: {} },
       severity: alarm.severity,
@@ -406,7 +424,7 @@ export class NotifyService {
         endpointType: endpoint.type,
         subscription: o.subscription,
         source: o.source,
-        event: { id: ev.id, type: ev.type, device: ev.device?.id ?? null, severity: ev.severity, ts: ev.ts },
+        event: { id: ev.id, type: ev.type, device: ev.device?.id ?? null, severity: ev.severity, ts: ev.ts, ...(ev.alarmId ? { alarm: ev.alarmId } : {}) },
         message: { ...message, data },
         idempotencyKey: key,
         attempts: [],
@@ -423,7 +441,14 @@ export class NotifyService {
 
   private async enqueue(deliveries: Delivery[]): Promise<void> {
     if (!deliveries.length) return;
-    await this.outbox.add(deliveries);
+    try {
+      await this.outbox.add(deliveries);
+    } catch (err) {
+      // Not durable, so not queued: take them back (the caller sees the error), rather than
+      // leave records that a later retry of the write would store and nobody would send.
+      this.outbox.forget(deliveries);
+      throw err;
+    }
     for (const d of deliveries) {
       this.announce(d);
       this.dispatcher.schedule(d);
@@ -441,6 +466,13 @@ export class NotifyService {
       }
       this.dispatcher.schedule(d);
     }
+  }
+
+  /** A reminder or escalation is only sent while its alarm is active and unacknowledged (it may have waited out quiet hours or retries). */
+  private stillWanted(d: Delivery): boolean {
+    if ((d.source !== 'reminder' && d.source !== 'escalation') || !d.event.alarm) return true;
+    const alarm = this.findAlarm(d.event.alarm);
+    return !!alarm && alarm.status === 'active' && !alarm.acknowledged;
   }
 
   private announce(d: Delivery): void {
@@ -495,7 +527,18 @@ export class NotifyService {
 
   private async loadVapid(collection: Collection<VapidDoc>): Promise<VapidKeys> {
     const existing = (await collection.all()).find((d) => d._id === 'vapid');
-    if (existing) return { publicKey: existing.publicKey, privateKey: this.box.open<string>(existing.sealedPrivateKey), subject: this.deps.options.vapidSubject };
+    if (existing) {
+      let privateKey: string;
+      try {
+        privateKey = this.box.open<string>(existing.sealedPrivateKey);
+      } catch {
+        throw new Error(
+          `Stored notification credentials cannot be opened with ${this.box.source}: they were sealed with another key. ` +
+            'Restore the FIELDFLOW_CREDENTIAL_SECRET (or platform/notify.key) they were created with.',
+        );
+      }
+      return { publicKey: existing.publicKey, privateKey, subject: this.deps.options.vapidSubject };
+    }
     // First start: these keys identify this platform to push services; browsers subscribe with the public one.
     const keys = webpush.generateVAPIDKeys();
     await collection.insert({ _id: 'vapid', publicKey: keys.publicKey, sealedPrivateKey: this.box.seal(keys.privateKey), createdAt: this.clock.now() });

@@ -15,6 +15,30 @@ export interface Rendered {
 }
 
 const MAX_TEMPLATE = 16 * 1024;
+/**
+ * Sections repeat over arrays, and nested sections multiply: three levels over the 50 items a view
+ * keeps per array is 125,000 iterations at most. Rendering is synchronous, so this bounds how long
+ * one notification can hold the event loop.
+ */
+const MAX_SECTION_DEPTH = 3;
+const MAX_VIEW_ARRAY = 50;
+
+type Token = [string, string, number, number, Token[]?, ...unknown[]];
+
+function sectionDepth(tokens: Token[]): number {
+  let deepest = 0;
+  for (const t of tokens) if ((t[0] === '#' || t[0] === '^') && t[4]) deepest = Math.max(deepest, 1 + sectionDepth(t[4]));
+  return deepest;
+}
+
+/** A copy of a template view with every array cut to MAX_VIEW_ARRAY items. */
+export function boundedView<T>(value: T, depth = 0): T {
+  if (depth > 32 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.slice(0, MAX_VIEW_ARRAY).map((v) => boundedView(v, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = boundedView(v, depth + 1);
+  return out as T;
+}
 const MAX_RENDERED = 64 * 1024;
 
 /** What a template sees, by event type when no template is given. */
@@ -41,7 +65,7 @@ export function checkTemplates(template: Partial<Record<keyof Template, unknown>
     else if (value.length > MAX_TEMPLATE) errors.push({ path, message: `must be at most ${MAX_TEMPLATE} characters` });
     else {
       try {
-        Mustache.parse(value);
+        if (sectionDepth(Mustache.parse(value) as unknown as Token[]) > MAX_SECTION_DEPTH) errors.push({ path, message: `sections may nest at most ${MAX_SECTION_DEPTH} deep` });
       } catch (err) {
         errors.push({ path, message: (err as Error).message });
       }

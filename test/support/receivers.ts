@@ -47,6 +47,8 @@ export interface WebhookReceiver {
   secret: string;
   /** Answer with this status (default 200), or stall for `delayMs` first. */
   status: number;
+  /** Answer with the request's headers as the body (a provider that echoes what it got). */
+  echo: boolean;
   delayMs: number;
   waitFor(n: number, timeoutMs?: number): Promise<WebhookCall[]>;
   close(): Promise<void>;
@@ -59,6 +61,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
     calls,
     secret: '',
     status: 200,
+    echo: false,
     delayMs: 0,
     waitFor: (n, timeoutMs = 10_000) => waitUntil(() => calls, n, timeoutMs, 'webhook calls'),
     close: async () => {
@@ -80,7 +83,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
         }
         const verified = verifySignature(receiver.secret, req.headers['x-fieldflow-signature'] as string | undefined, raw, 300, options.now?.() ?? Date.now());
         calls.push({ headers: req.headers, raw, body, verified, at: Date.now() });
-        res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: receiver.status < 300 }));
+        res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.echo ? req.headers : { ok: receiver.status < 300 }));
       };
       if (receiver.delayMs) setTimeout(respond, receiver.delayMs);
       else respond();
@@ -129,7 +132,9 @@ export interface SmsReceiver {
   url: string;
   accountSid: string;
   authToken: string;
-  messages: Array<{ to: string; from: string; body: string; idempotencyToken: string | undefined }>;
+  messages: Array<{ to: string; from: string; body: string }>;
+  /** Answer the next requests for these numbers with 503 (a gateway hiccup), once each. */
+  failOnce: Set<string>;
   /** Requests refused for bad credentials. */
   unauthorized: number;
   waitFor(n: number, timeoutMs?: number): Promise<SmsReceiver['messages']>;
@@ -139,7 +144,7 @@ export interface SmsReceiver {
 /**
  * The Twilio Messages API as far as Fieldflow uses it: POST
  * /2010-04-01/Accounts/{sid}/Messages.json, form-encoded To/From/Body, HTTP Basic auth with the
- * account sid and auth token, 201 with a message resource; the idempotency token de-duplicates.
+ * account sid and auth token, 201 with a message resource.
  */
 export async function startTwilioReceiver(): Promise<SmsReceiver> {
   const receiver: SmsReceiver = {
@@ -148,13 +153,13 @@ export async function startTwilioReceiver(): Promise<SmsReceiver> {
     authToken: 'twilio-test-auth-token-4711',
     messages: [],
     unauthorized: 0,
+    failOnce: new Set(),
     waitFor: (n, timeoutMs = 10_000) => waitUntil(() => receiver.messages, n, timeoutMs, 'text messages'),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     },
   };
-  const seen = new Map<string, string>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
@@ -167,12 +172,10 @@ export async function startTwilioReceiver(): Promise<SmsReceiver> {
         return reply(401, { code: 20003, message: 'Authentication Error - invalid username' });
       }
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-      const token = req.headers['i-twilio-idempotency-token'] as string | undefined;
-      if (token && seen.has(token)) return reply(201, { sid: seen.get(token), status: 'queued' });
       if (!/^\+[1-9]\d{7,14}$/.test(form.get('To') ?? '')) return reply(400, { code: 21211, message: "The 'To' number is not a valid phone number." });
+      if (receiver.failOnce.delete(form.get('To')!)) return reply(503, { code: 20500, message: 'Service unavailable' });
       const sid = `SM${String(receiver.messages.length).padStart(32, '0')}`;
-      if (token) seen.set(token, sid);
-      receiver.messages.push({ to: form.get('To')!, from: form.get('From')!, body: form.get('Body')!, idempotencyToken: token });
+      receiver.messages.push({ to: form.get('To')!, from: form.get('From')!, body: form.get('Body')! });
       reply(201, { sid, status: 'queued', to: form.get('To'), from: form.get('From'), body: form.get('Body') });
     });
   });

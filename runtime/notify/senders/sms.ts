@@ -22,16 +22,21 @@ function escaperFor(contentType: string): (value: string) => string {
 
 /**
  * SMS through an HTTP gateway: Twilio's REST API, or any gateway described by a URL, a method, a
- * body template and headers. One request per recipient; Twilio gets an idempotency token per
- * recipient, so a retried delivery does not text a number twice.
+ * body template and headers. One request per recipient. Recipients that accepted are recorded on
+ * the delivery, so a retry after a failure part-way texts only the rest; a generic gateway also
+ * gets an idempotency key per recipient. (Twilio's Messages API has no idempotency key: a send cut
+ * short by a crash can reach a number twice.)
  */
 export class SmsSender implements Sender {
   async send(request: SendRequest): Promise<SendResult> {
     const config = request.config as SmsConfig;
     const text = smsText(request);
+    const progress = (request.delivery.progress ??= []);
     let last: SendResult = { status: null, info: null };
     for (const to of config.to) {
+      if (progress.includes(to)) continue;
       last = config.provider === 'twilio' ? await this.twilio(config, request, to, text) : await this.generic(config, request, to, text);
+      progress.push(to);
     }
     return last;
   }
@@ -45,7 +50,6 @@ export class SmsSender implements Sender {
       headers: {
         Authorization: `Basic ${Buffer.from(`${config.accountSid}:${token}`).toString('base64')}`,
         'Content-Type': 'application/x-www-form-urlencoded',
-        'I-Twilio-Idempotency-Token': `${request.delivery.idempotencyKey}:${to}`,
       },
       body: new URLSearchParams({ To: to, From: config.from, Body: text }).toString(),
     });
@@ -57,7 +61,7 @@ export class SmsSender implements Sender {
     const view = { to, text, subject: request.delivery.message.subject, id: request.delivery.key };
     const escape = escaperFor(config.contentType);
     const body = Mustache.render(config.bodyTemplate, view, undefined, { escape });
-    const headers: Record<string, string> = { ...request.secrets.headers, 'Idempotency-Key': request.delivery.idempotencyKey };
+    const headers: Record<string, string> = { ...request.secrets.headers, 'Idempotency-Key': `${request.delivery.idempotencyKey}:${to}` };
     let url = config.url;
     if (config.method === 'GET') url += (url.includes('?') ? '&' : '?') + renderText(config.bodyTemplate, Object.fromEntries(Object.entries(view).map(([k, v]) => [k, encodeURIComponent(v)])));
     else headers['Content-Type'] = config.contentType;

@@ -35,7 +35,7 @@ describe('notification bad input', () => {
   });
 
   it('refuses a webhook URL that does not parse or is not http(s)', async () => {
-    for (const url of ['not a url', 'ftp://example.com/x', 'http//missing-colon', 42]) {
+    for (const url of ['not a url', 'ftp://example.com/x', 'http//missing-colon', 42, 'https://user:pass@example.com/hook']) {
       const r = await create({ type: 'webhook', name: 'w', config: { url } });
       assertProblem(r, 400, 'FF_INVALID_URL');
       assert.equal(r.body.errors[0].path, '/config/url');
@@ -50,6 +50,9 @@ describe('notification bad input', () => {
     const sub = (await s.admin.post('/notifications/subscriptions', { name: 'x', events: ['AlarmRaised'], endpoints: [hook] })).body;
     assertProblem(await s.admin.patch(`/notifications/subscriptions/${sub.id}`, { template: { html: '{{/never-opened}}' } }), 400, 'FF_INVALID_TEMPLATE');
     assertProblem(await s.admin.post('/notifications/send', { endpoints: [hook], body: '{{#a}}' }), 400, 'FF_INVALID_TEMPLATE');
+    const deep = await s.admin.post('/notifications/subscriptions', { name: 'y', events: ['Custom'], endpoints: [hook], template: { body: '{{#data}}{{#data}}{{#data}}{{#data}}x{{/data}}{{/data}}{{/data}}{{/data}}' } });
+    assertProblem(deep, 400, 'FF_INVALID_TEMPLATE');
+    assert.match(deep.body.detail, /nest at most 3/);
     assertProblem(await create({ type: 'sms', name: 'g', config: { provider: 'http', url: 'http://127.0.0.1:9/', bodyTemplate: '{{to', to: ['+14155550100'] } }), 400, 'FF_INVALID_TEMPLATE');
   });
 
@@ -67,8 +70,8 @@ describe('notification bad input', () => {
     assert.deepEqual([ok.body.type, ok.body.owner, ok.body.name, ok.body.config.service], ['push', 'admin', 'laptop', 'https://push.example.com']);
     assert.ok(!JSON.stringify(ok.body).includes('send/abc'), 'the push URL is a credential and is not shown');
     const again = await s.admin.post('/notifications/push/subscriptions', { subscription: goodPush() });
-    assert.equal((await s.admin.get('/notifications/endpoints?type=push')).body.items.length, 1, 'the same browser replaces its endpoint');
-    assert.notEqual(again.body.id, ok.body.id);
+    assert.equal((await s.admin.get('/notifications/endpoints?type=push')).body.items.length, 1);
+    assert.equal(again.body.id, ok.body.id, 'the same browser subscribing again updates its endpoint, so subscriptions keep it');
   });
 
   it('refuses endpoints with missing credentials', async () => {
@@ -91,6 +94,18 @@ describe('notification bad input', () => {
     assert.deepEqual([changed.body.name, changed.body.config.to, changed.body.credentials], ['renamed', ['+14155550199'], { authToken: true }]);
     assert.ok(!JSON.stringify(changed.body).includes('secret-token-value'));
     assertProblem(await s.admin.patch(`/notifications/endpoints/${sms.id}`, { type: 'webhook' }), 400, 'FF_INVALID_ENDPOINT');
+  });
+
+  it('asks for the credentials again when an endpoint is pointed somewhere else', async () => {
+    const sms = (await create({ type: 'sms', name: 's', config: { provider: 'twilio', accountSid: 'AC1', from: '+15005550006', to: ['+14155550100'] }, credentials: { authToken: 'secret-token-value' } })).body;
+    const moved = await s.admin.patch(`/notifications/endpoints/${sms.id}`, { config: { provider: 'twilio', accountSid: 'AC1', from: '+15005550006', to: ['+14155550100'], baseUrl: 'https://attacker.example' } });
+    assertProblem(moved, 400, 'FF_MISSING_CREDENTIALS');
+    assert.equal(moved.body.errors[0].path, '/credentials/authToken');
+    const web = (await create({ type: 'webhook', name: 'w', config: { url: 'https://hooks.example.com/a' }, credentials: { secret: 'webhook-secret-0123456789' } })).body;
+    assertProblem(await s.admin.patch(`/notifications/endpoints/${web.id}`, { config: { url: 'https://elsewhere.example/b' } }), 400, 'FF_MISSING_CREDENTIALS');
+    const ok = await s.admin.patch(`/notifications/endpoints/${web.id}`, { config: { url: 'https://elsewhere.example/b' }, credentials: { secret: 'another-secret-0123456789' } });
+    assert.equal(ok.status, 200);
+    assert.equal((await s.admin.patch(`/notifications/endpoints/${web.id}`, { name: 'same place', config: { url: 'https://elsewhere.example/b' } })).status, 200);
   });
 
   it('answers unknown ids, unknown types and malformed bodies with specific errors', async () => {

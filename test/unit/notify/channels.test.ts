@@ -88,11 +88,42 @@ describe('notification channels', () => {
     assert.equal(ep.status, 201, JSON.stringify(ep.body));
     assert.deepEqual(ep.body.credentials, { authToken: true });
     assert.ok(!JSON.stringify(ep.body).includes(sms.authToken), 'the token never comes back');
-    const sent = await s.admin.post('/notifications/send', { endpoints: [ep.body.id], body: 'Pump {{data.pump}} stopped' , data: { pump: 4 } });
+    sms.failOnce.add('+447700900123');
+    const sent = await s.admin.post('/notifications/send', { endpoints: [ep.body.id], body: 'Pump {{data.pump}} stopped', data: { pump: 4 } });
     assert.equal(sent.status, 202);
-    const got = await sms.waitFor(2);
-    assert.deepEqual(got.map((m) => [m.to, m.from, m.body]).sort(), [['+14155550100', '+15005550006', 'Pump 4 stopped'], ['+447700900123', '+15005550006', 'Pump 4 stopped']]);
+    const done = await until(() => s.admin.get(`/notifications/deliveries/${sent.body.items[0].id}`), (r) => r.body.status === 'sent');
+    assert.deepEqual(done.body.attempts.map((a: any) => [a.ok, a.status]), [[false, 503], [true, 201]]);
+    assert.deepEqual(sms.messages.map((m) => [m.to, m.from, m.body]), [['+14155550100', '+15005550006', 'Pump 4 stopped'], ['+447700900123', '+15005550006', 'Pump 4 stopped']], 'the retry texts only the number that failed');
     assert.equal(sms.unauthorized, 0);
+  });
+
+  it('signs with a rotated webhook secret from the next delivery on', async () => {
+    const ep = await s.admin.post('/notifications/endpoints', { type: 'webhook', name: 'w', config: { url: hook.url }, credentials: { secret: 'first-secret-0123456789' } });
+    hook.secret = 'first-secret-0123456789';
+    await s.admin.post('/notifications/send', { endpoints: [ep.body.id], body: 'one' });
+    await hook.waitFor(1);
+    await s.admin.patch(`/notifications/endpoints/${ep.body.id}`, { credentials: { secret: 'second-secret-0123456789' } });
+    hook.secret = 'second-secret-0123456789';
+    await s.admin.post('/notifications/send', { endpoints: [ep.body.id], body: 'two' });
+    const calls = await hook.waitFor(2);
+    assert.deepEqual(calls.map((c) => [c.body.text, c.verified]), [['one', true], ['two', true]], 'each verifies with the secret current when it was sent');
+  });
+
+  it('keeps credentials out of attempt errors even when the provider echoes them', async () => {
+    hook.status = 400;
+    hook.echo = true;
+    const ep = await s.admin.post('/notifications/endpoints', {
+      type: 'sms',
+      name: 'gateway',
+      config: { provider: 'http', url: hook.url, to: ['+4915112345678'] },
+      credentials: { headers: { Authorization: 'Bearer gateway-secret-987654' } },
+    });
+    const sent = await s.admin.post('/notifications/send', { endpoints: [ep.body.id], body: 'x' });
+    const dead = await until(() => s.admin.get(`/notifications/deliveries/${sent.body.items[0].id}`), (r) => r.body.status === 'dead');
+    const error = dead.body.attempts[0].error as string;
+    assert.match(error, /answered 400/);
+    assert.match(error, /\[redacted\]/, 'the echoed header is there, scrubbed');
+    assert.ok(!error.includes('gateway-secret-987654'));
   });
 
   it('sends through a generic SMS gateway with the body template escaped for JSON and secret headers', async () => {

@@ -96,6 +96,38 @@ describe('notification pipeline with a controlled clock', () => {
     assert.equal(s.platform.notify.pipelineStats().following, 0);
   });
 
+  it('drops a reminder held by quiet hours when the alarm is acknowledged before they end', async () => {
+    clock.set(Date.parse('2026-01-15T21:00:00Z')); // 22:00 in Berlin: quiet hours start
+    await s.admin.post('/notifications/subscriptions', { name: 'night', events: ['AlarmRaised'], endpoints: [a], reminders: { everyMinutes: 60, max: 1 }, quietHours: { start: '22:00', end: '07:00', timezone: 'Europe/Berlin', belowSeverity: 'critical' } });
+    const alarm = (await s.admin.post('/alarms', { device, type: 'door', severity: 'minor' })).body;
+    await clock.advance(61 * 60_000);
+    const held = await until(() => s.admin.get('/notifications/deliveries?status=held'), (r) => r.body.items.length === 2);
+    assert.deepEqual(held.body.items.map((d: any) => d.source).sort(), ['reminder', 'subscription']);
+    await s.admin.post(`/alarms/${alarm.id}/ack`);
+    await clock.advance(Date.parse('2026-01-16T06:01:00Z') - clock.now());
+    const [call] = await hook.waitFor(1);
+    assert.equal(call.body.event.type, 'AlarmRaised');
+    const cancelled = await until(() => s.admin.get('/notifications/deliveries?status=cancelled'), (r) => r.body.items.length === 1);
+    assert.equal(cancelled.body.items[0].source, 'reminder');
+    await settle();
+    assert.equal(hook.calls.length, 1, 'no "still unacknowledged" message after the ack');
+  });
+
+  it('escalates a throttled alarm, and does not let a burst of raises swallow the clear', async () => {
+    await s.admin.post('/notifications/subscriptions', { name: 'x', events: ['AlarmRaised', 'AlarmCleared'], endpoints: [a], throttle: { max: 1, windowSeconds: 3600 }, escalation: [{ afterMinutes: 30, endpoints: [b] }] });
+    const first = (await s.admin.post('/alarms', { device, type: 'temp', severity: 'major' })).body;
+    await hook.waitFor(1);
+    await s.admin.post(`/alarms/${first.id}/clear`);
+    await hook.waitFor(2);
+    await s.admin.post('/alarms', { device, type: 'temp', severity: 'major' });
+    await settle();
+    assert.equal(hook.calls.length, 2, 'the second raise is throttled');
+    await clock.advance(30 * 60_000);
+    const calls = await hook.waitFor(3);
+    assert.deepEqual(calls.map((c) => c.body.event.type), ['AlarmRaised', 'AlarmCleared', 'AlarmRaised']);
+    assert.match(calls[2].body.subject, /not acknowledged/);
+  });
+
   it('retries a failing endpoint with backoff and dead-letters it after the last attempt', async () => {
     hook.status = 503;
     await s.admin.post('/notifications/send', { endpoints: [a], body: 'one' });

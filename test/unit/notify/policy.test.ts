@@ -37,6 +37,9 @@ describe('notification policy', () => {
     const quiet = { start: '22:00', end: '07:00', timezone: 'Europe/Berlin', belowSeverity: 'major' as const };
     // The night of 28-29 March 2026 loses an hour at 02:00: 07:00 local is 05:00 UTC, not 06:00.
     assert.equal(quietUntil(quiet, 'info', at('2026-03-28T22:00:00Z')), at('2026-03-29T05:00:00Z'));
+    // An end that does not exist that day (02:30 is skipped): quiet hours last until the clock jumps, 03:00 CEST.
+    const gap = { start: '22:00', end: '02:30', timezone: 'Europe/Berlin', belowSeverity: 'critical' as const };
+    assert.equal(quietUntil(gap, 'info', at('2026-03-29T00:50:00Z')), at('2026-03-29T01:00:00Z'));
     const day = { start: '09:00', end: '17:00', timezone: 'America/New_York', belowSeverity: 'critical' as const };
     assert.equal(quietUntil(day, 'info', at('2026-06-01T14:00:00Z')), at('2026-06-01T21:00:00Z'));
   });
