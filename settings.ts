@@ -110,6 +110,9 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         backoffMaxMs: read.int('FIELDFLOW_NOTIFY_BACKOFF_MAX_MS', 600_000, 1, 86_400_000),
         // FIELDFLOW_NOTIFY_CONCURRENCY, default 4: sends in flight per endpoint.
         concurrency: read.int('FIELDFLOW_NOTIFY_CONCURRENCY', 4, 1, 256),
+        // FIELDFLOW_NOTIFY_BUSY_RATE, default 200: sends started per second, at most, while the process
+        // is busy (event loop over 80%), so ingestion comes first; 0 turns the pacing off.
+        busySendRate: read.int('FIELDFLOW_NOTIFY_BUSY_RATE', 200, 0, 1_000_000),
         // FIELDFLOW_NOTIFY_HISTORY, default 20000: finished deliveries kept for GET /notifications/deliveries.
         maxHistory: read.int('FIELDFLOW_NOTIFY_HISTORY', 20_000, 100, 10_000_000),
         // Endpoint credentials are sealed with FIELDFLOW_CREDENTIAL_SECRET when set (else a key in the data directory).

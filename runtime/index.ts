@@ -61,7 +61,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const alarms = new AlarmService({ devices, events, now });
   const triggers = new TriggerService({ store, devices, channels, alarms, events, log, now });
   const schedules = new ScheduleService({ events, log, now });
-  const notify = new NotifyService({ options: options.notify, dataDir, events, devices, alarms, log, now });
+  const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
 

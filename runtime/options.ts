@@ -76,6 +76,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
     backoffBaseMs: 5000,
     backoffMaxMs: 10 * 60_000,
     concurrency: 4,
+    busySendRate: 200,
     maxHistory: 20_000,
   },
 };

@@ -107,6 +107,7 @@ export class ChannelService {
   private checkpointTimer: NodeJS.Timeout | null = null;
   /** Set by refuse(): messages from outside are refused rather than lost in a closing store. */
   private stopping = false;
+  private appended = 0;
   /** Set by stop(): every append is refused. */
   private closed = false;
 
@@ -290,6 +291,11 @@ export class ChannelService {
     for (const stream of channels?.values() ?? []) await this.dropStream(stream.key);
   }
 
+  /** Messages stored since start: a cheap measure of ingestion that other services can sample. */
+  get appendedCount(): number {
+    return this.appended;
+  }
+
   private async append(device: Device, channel: string, payload: ParsedPayload, internal = false): Promise<PublishResult> {
     if (this.closed || (this.stopping && !internal)) throw Errors.UNAVAILABLE('Fieldflow is stopping; send the message again after it restarts');
     const stream = this.ensureStream(device, channel);
@@ -305,6 +311,7 @@ export class ChannelService {
       throw err;
     }
     stream.pending--;
+    this.appended++;
     stream.aggregateBytes += payload.json.length;
     // Continuations run in commit order, so merges happen in id order.
     const aggregate: Aggregate = { data: mergePatch(stream.aggregate?.data, payload.data), updatedAt: ts, lastMessageId: id };

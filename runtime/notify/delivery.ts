@@ -63,6 +63,8 @@ export const MAX_ATTEMPTS_KEPT = 20;
 export class DeliveryIds {
   private lastMs = 0;
   private seq = 0;
+  /** Drawn once: unique enough between processes, and no random bytes per delivery. */
+  private readonly suffix = randomBytes(4).toString('hex');
 
   next(now: number): string {
     if (now === this.lastMs) this.seq++;
@@ -70,7 +72,7 @@ export class DeliveryIds {
       this.lastMs = now;
       this.seq = 0;
     }
-    return `${String(now).padStart(13, '0')}${this.seq.toString(36).padStart(3, '0')}${randomBytes(4).toString('hex')}`;
+    return `${String(now).padStart(13, '0')}${this.seq.toString(36).padStart(3, '0')}${this.suffix}`;
   }
 }
 

@@ -6,6 +6,7 @@ import type { EndpointType } from './endpoint-model';
 import type { EndpointStore } from './endpoints';
 import type { Outbox } from './outbox';
 import { SendFailure, type Sender } from './senders/types';
+import type { SendGovernor } from './governor';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -35,6 +36,8 @@ export interface DispatcherDeps {
   policy: RetryPolicy;
   /** Sends in flight per endpoint. */
   concurrency: number;
+  /** Paces sends while the process is busy (null: never). */
+  governor: SendGovernor | null;
   /** Called after every state change that was saved. */
   changed(d: Delivery): void;
   /** Whether a delivery is still to be sent (a reminder whose alarm was acked meanwhile is not). */
@@ -108,8 +111,13 @@ export class Dispatcher {
 
   private pump(endpointId: string, lane: Lane): void {
     while (!this.stopped && lane.active < this.deps.concurrency && lane.queue.length) {
-      const d = lane.queue.shift()!;
-      if (d.status !== 'queued' && d.status !== 'held') continue;
+      const d = lane.queue[0];
+      if (d.status !== 'queued' && d.status !== 'held') {
+        lane.queue.shift();
+        continue;
+      }
+      if (this.deps.governor && !this.deps.governor.take(() => this.pump(endpointId, lane))) return;
+      lane.queue.shift();
       lane.active++;
       const run = this.attempt(d).catch((err) => this.deps.log.error('delivery attempt failed unexpectedly', { delivery: d.key, error: (err as Error).message }));
       this.inFlight.add(run);

@@ -20,13 +20,35 @@ export interface DeliveryPage {
   next: string | null;
 }
 
+type DeliveryState = Omit<Delivery, 'message'>;
+/** What is written when a delivery is created: its message and its first state, in one document. */
+interface StoredMessage {
+  key: string;
+  message: Delivery['message'];
+  initial: DeliveryState;
+}
+
+/** A snapshot of a state: the only parts that change after creation are the scalars, the attempts and the progress. */
+function copyState(s: DeliveryState): DeliveryState {
+  return { ...s, attempts: s.attempts.map((a) => ({ ...a })), ...(s.progress ? { progress: [...s.progress] } : {}) };
+}
+
+function stateOf(d: Delivery): DeliveryState {
+  const { message: _m, ...state } = d;
+  return state;
+}
+
 /**
- * The persisted outbox: every delivery, in memory and in a group-committed VersionedStore
- * (`notify_deliveries`). A state change is saved before anything acts on it, so a restart
- * resumes exactly where the process stopped. Finished deliveries are kept up to a limit.
+ * The persisted outbox: every delivery, in memory and in two group-committed VersionedStores.
+ * A new delivery is written once with its rendered message and first state (`notify_messages`);
+ * each later state change is written, small, to `notify_deliveries` before anything acts on it, so
+ * a restart resumes exactly where the process stopped. Finished deliveries are kept up to a limit.
+ * (Every NeDB document written costs a copy, a serialisation and an index update, and replacing a
+ * version costs a removal too: this layout writes a delivery that succeeds at once three times.)
  */
 export class Outbox {
-  private readonly store = new VersionedStore<Delivery>('notify_deliveries');
+  private readonly store = new VersionedStore<DeliveryState>('notify_deliveries', copyState);
+  private readonly messages = new VersionedStore<StoredMessage>('notify_messages', (m) => ({ ...m, initial: copyState(m.initial) }));
   private readonly deliveries = new Map<string, Delivery>();
   private finished = 0;
   private pruning = false;
@@ -35,7 +57,10 @@ export class Outbox {
 
   /** Load every stored delivery, oldest first. */
   async load(store: Store): Promise<Delivery[]> {
-    const loaded = (await this.store.load(store)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const states = new Map((await this.store.load(store)).map((s) => [s.key, s]));
+    const loaded: Delivery[] = [];
+    for (const m of await this.messages.load(store)) loaded.push({ ...(states.get(m.key) ?? m.initial), message: m.message });
+    loaded.sort((a, b) => (a.key < b.key ? -1 : 1));
     for (const d of loaded) {
       this.deliveries.set(d.key, d);
       if (isFinished(d)) this.finished++;
@@ -50,7 +75,7 @@ export class Outbox {
   /** Add new deliveries; resolves once they are durable. */
   async add(deliveries: Delivery[]): Promise<void> {
     for (const d of deliveries) this.deliveries.set(d.key, d);
-    await Promise.all(deliveries.map((d) => this.save(d)));
+    await Promise.all(deliveries.map((d) => this.messages.save(d.key, () => (this.deliveries.has(d.key) ? { key: d.key, message: d.message, initial: stateOf(d) } : null))));
   }
 
   /** Drop deliveries whose first write failed (a pending retry of that write skips them). */
@@ -60,7 +85,10 @@ export class Outbox {
 
   /** Persist a delivery's current state; resolves once it (or a newer state) is durable. */
   save(d: Delivery): Promise<void> {
-    return this.store.save(d.key, () => this.deliveries.get(d.key) ?? null);
+    return this.store.save(d.key, () => {
+      const current = this.deliveries.get(d.key);
+      return current ? stateOf(current) : null;
+    });
   }
 
   /** Call when a delivery reaches a finished state: keeps history within the limit. */
@@ -90,8 +118,9 @@ export class Outbox {
   }
 
   /** Wait until every save so far is durable. */
-  drain(): Promise<void> {
-    return this.store.drain();
+  async drain(): Promise<void> {
+    await this.messages.drain();
+    await this.store.drain();
   }
 
   /** Forget the oldest finished deliveries beyond the history limit. */
@@ -107,6 +136,7 @@ export class Outbox {
       for (const key of drop) this.deliveries.delete(key);
       this.finished -= drop.length;
       await this.store.remove(drop);
+      await this.messages.remove(drop);
     } finally {
       this.pruning = false;
     }

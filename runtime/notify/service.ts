@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import webpush from 'web-push';
 import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
-import type { EventBus, PlatformEvent } from '../events';
+import type { EventBus, EventType, PlatformEvent } from '../events';
 import type { Logger } from '../log';
 import type { AlarmService } from '../alarms/service';
 import { isSeverity, type Severity } from '../alarms/severity';
 import { deviceRef, type DeviceRegistry } from '../devices/registry';
+import type { ChannelService } from '../channels/service';
 import { systemClock, type NotifyClock } from './clock';
 import { DeliveryIds, recordAttempt, type Delivery, type DeliverySource } from './delivery';
 import { Dispatcher } from './dispatcher';
@@ -17,13 +18,14 @@ import { templateView, toNotifyEvent, type NotifyEvent } from './event';
 import { Outbox, type DeliveryFilter, type DeliveryPage } from './outbox';
 import { quietUntil, Throttle } from './policy';
 import { SecretBox } from './secrets';
+import { SendGovernor } from './governor';
 import { EmailSender, type SmtpOptions } from './senders/email';
 import { PushSender, type VapidKeys } from './senders/push';
 import { SmsSender } from './senders/sms';
 import { WebhookSender } from './senders/webhook';
 import type { Sender } from './senders/types';
 import { SubscriptionStore } from './subscriptions';
-import type { Subscription, SubscriptionInput } from './subscription-model';
+import type { NotifyEventType, Subscription, SubscriptionInput } from './subscription-model';
 import { checkTemplates, DEFAULT_TEMPLATES, render, type Template } from './templates';
 import { deliveryView } from './views';
 
@@ -38,6 +40,8 @@ export interface NotifyOptions {
   backoffMaxMs: number;
   /** Sends in flight per endpoint. */
   concurrency: number;
+  /** Sends started per second, at most, while the event loop is busy (ingestion first); 0: no limit. */
+  busySendRate: number;
   /** Finished deliveries kept for the deliveries list. */
   maxHistory: number;
   /** Seals endpoint credentials; unset: a key generated into the data directory. */
@@ -75,6 +79,19 @@ interface VapidDoc {
   createdAt: number;
 }
 
+/** The event bus types behind each event type a subscription can name (OTA rollouts emit through emitOtaFailed). */
+const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
+  AlarmRaised: ['AlarmRaised'],
+  AlarmUpdated: ['AlarmUpdated'],
+  AlarmAcked: ['AlarmAcked'],
+  AlarmCleared: ['AlarmCleared'],
+  TriggerFired: ['TriggerFired'],
+  DeviceOffline: ['DeviceDisconnect'],
+  DeviceOnline: ['DeviceConnect'],
+  OtaFailed: [],
+  Custom: ['Custom'],
+};
+
 /** Events routed per turn of the event loop: a burst of alarms cannot hold up ingestion. */
 const ROUTE_BATCH = 500;
 const MAX_DATA = 16 * 1024;
@@ -93,11 +110,13 @@ export class NotifyService {
   private dispatcher!: Dispatcher;
   private escalations!: Escalations;
   private readonly throttle = new Throttle();
+  private readonly governor: SendGovernor | null;
   private readonly ids = new DeliveryIds();
   private readonly clock: NotifyClock;
   private vapid!: VapidKeys;
   private senders: Partial<Record<string, Sender>> = {};
-  private readonly unsubscribe: Array<() => void> = [];
+  /** Event bus listeners by type: emitters skip building events nobody listens to. */
+  private readonly listeners = new Map<EventType, () => void>();
   private readonly pending: NotifyEvent[] = [];
   private routing = false;
   private started = false;
@@ -110,17 +129,18 @@ export class NotifyService {
       dataDir: string | null;
       events: EventBus;
       devices: DeviceRegistry;
+      channels: ChannelService;
       alarms: AlarmService;
       log: Logger;
       now: () => number;
     },
   ) {
     this.clock = deps.options.clock ?? systemClock(deps.now);
+    this.governor = deps.options.busySendRate > 0 ? new SendGovernor(deps.options.busySendRate, () => deps.channels.appendedCount) : null;
     // Listen from construction: events emitted while the platform starts (a trigger hold that ran
-    // out while it was down fires at once) wait in the queue until the outbox is open.
-    for (const type of ['AlarmRaised', 'AlarmUpdated', 'AlarmAcked', 'AlarmCleared', 'TriggerFired', 'DeviceConnect', 'DeviceDisconnect', 'Custom'] as const) {
-      this.unsubscribe.push(this.deps.events.on(type, (event) => this.onEvent(event)));
-    }
+    // out while it was down fires at once) wait in the queue until the outbox is open. Once started,
+    // only the event types some subscription wants are listened to (syncListeners).
+    for (const type of new Set(Object.values(BUS_TYPES).flat())) this.listen(type);
   }
 
   async start(store: Store): Promise<void> {
@@ -132,7 +152,7 @@ export class NotifyService {
     await this.subscriptionStore.start(store);
     this.vapid = await this.loadVapid(await store.collection<VapidDoc>('notify_keys'));
     this.senders = {
-      webhook: new WebhookSender(() => this.clock.now()),
+      webhook: new WebhookSender(() => this.clock.now(), options.concurrency),
       sms: new SmsSender(),
       push: new PushSender(this.vapid),
       ...(options.smtp ? { email: new EmailSender(options.smtp) } : {}),
@@ -146,6 +166,7 @@ export class NotifyService {
       log,
       policy: options,
       concurrency: options.concurrency,
+      governor: this.governor,
       changed: (d) => this.announce(d),
       stillWanted: (d) => this.stillWanted(d),
     });
@@ -158,17 +179,21 @@ export class NotifyService {
     });
     await this.escalations.load(store);
     this.started = true;
+    this.governor?.start();
     this.recover(loaded);
+    this.syncListeners();
     this.scheduleRouting();
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    for (const off of this.unsubscribe.splice(0)) off();
+    for (const off of this.listeners.values()) off();
+    this.listeners.clear();
     // Events already received still reach the outbox; they are sent after the restart.
     while (this.pending.length) this.routeBatch();
     await Promise.allSettled([...this.queuing]);
+    this.governor?.stop();
     await this.dispatcher.stop(STOP_GRACE_MS);
     await this.escalations.stop();
     await this.outbox.drain();
@@ -237,13 +262,16 @@ export class NotifyService {
     return this.subscriptionStore.get(id);
   }
 
-  createSubscription(input: SubscriptionInput): Promise<Subscription> {
-    return this.subscriptionStore.create(input);
+  async createSubscription(input: SubscriptionInput): Promise<Subscription> {
+    const sub = await this.subscriptionStore.create(input);
+    this.syncListeners();
+    return sub;
   }
 
   async updateSubscription(id: string, input: SubscriptionInput): Promise<Subscription> {
     const sub = await this.subscriptionStore.update(id, input);
     this.throttle.forget(`${id}|`);
+    this.syncListeners();
     return sub;
   }
 
@@ -251,6 +279,7 @@ export class NotifyService {
     await this.subscriptionStore.remove(id);
     this.throttle.forget(`${id}|`);
     this.escalations.stopSubscription(id);
+    this.syncListeners();
   }
 
   // ---- deliveries
@@ -285,8 +314,9 @@ export class NotifyService {
       throw err;
     }
     this.announce(d);
+    const queued = { ...d, attempts: [...d.attempts] };
     this.dispatcher.schedule(d);
-    return d;
+    return queued;
   }
 
   /** Sends in flight and deliveries waiting: for health checks and tests. */
@@ -306,7 +336,7 @@ export class NotifyService {
     const ev: NotifyEvent = { id: `${source}:${randomUUID()}`, type: 'Custom', ts: this.clock.now(), device, severity, key: name, name, data };
     if (sub) return this.notify(sub, ev, { template, endpoints });
     const message = render(template, templateView(ev));
-    const deliveries = this.build(ev, endpoints, message, { source, subscription: null, notBefore: null, data });
+    const deliveries = this.build(ev, endpoints, message, { source, subscription: null, notBefore: null, data: this.eventData(ev) });
     await this.enqueue(deliveries);
     return deliveries;
   }
@@ -326,6 +356,29 @@ export class NotifyService {
   }
 
   // ---- routing
+
+  private listen(type: EventType): void {
+    if (!this.listeners.has(type)) this.listeners.set(type, this.deps.events.on(type, (event) => this.onEvent(event)));
+  }
+
+  /** Listen to exactly the event types enabled subscriptions match (acks and clears too while reminders may run). */
+  private syncListeners(): void {
+    if (!this.started) return;
+    const wanted = new Set<EventType>();
+    for (const sub of this.subscriptionStore.list()) {
+      if (!sub.enabled) continue;
+      for (const type of sub.events) for (const t of BUS_TYPES[type]) wanted.add(t);
+      if (sub.reminders || sub.escalation.length) wanted.add('AlarmAcked').add('AlarmCleared');
+    }
+    if (this.escalations.size()) wanted.add('AlarmAcked').add('AlarmCleared');
+    for (const [type, off] of this.listeners) {
+      if (!wanted.has(type)) {
+        off();
+        this.listeners.delete(type);
+      }
+    }
+    for (const type of wanted) this.listen(type);
+  }
 
   private onEvent(event: PlatformEvent): void {
     const ev = toNotifyEvent(event);
@@ -507,6 +560,7 @@ export class NotifyService {
   private checkSend(input: SendInput) {
     if (typeof input !== 'object' || input === null) throw Errors.INVALID_NOTIFICATION('A notification is a JSON object');
     const sub = input.subscription === undefined || input.subscription === null || input.subscription === '' ? null : this.subscriptionStore.get(input.subscription as string);
+    if (sub && !sub.enabled) throw Errors.CONFLICT(`Subscription ${JSON.stringify(sub.name)} is disabled`);
     let endpoints: string[] = [];
     if (input.endpoints !== undefined && input.endpoints !== null) {
       const ids = typeof input.endpoints === 'string' ? [input.endpoints] : input.endpoints;

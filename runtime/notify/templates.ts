@@ -52,7 +52,7 @@ export const DEFAULT_TEMPLATES: Record<string, Template> = {
   DeviceOffline: { subject: '{{device.name}} is offline', body: '{{device.name}} went offline at {{time}}' },
   DeviceOnline: { subject: '{{device.name}} is online', body: '{{device.name}} came online at {{time}}' },
   OtaFailed: { subject: 'Update failed on {{device.name}}', body: 'The update of {{device.name}} failed at {{time}}: {{message}}' },
-  Custom: { subject: '{{#device}}{{device.name}}: {{/device}}{{name}}', body: '{{message}}' },
+  Custom: { subject: '{{#device}}{{device.name}}: {{/device}}{{name}}', body: '{{message}}{{^message}}{{dataText}}{{/message}}' },
 };
 
 /** Throw FF_INVALID_TEMPLATE (naming the field and why) unless every template compiles. */

@@ -27,7 +27,14 @@ export class VersionedStore<T extends { key: string }> {
   private running: Promise<void> | null = null;
   private waiting: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  constructor(private readonly name: string) {}
+  /**
+   * @param copy takes the snapshot that is written (records change while a write waits its turn);
+   *   a store whose records have a known shape can pass something cheaper than structuredClone.
+   */
+  constructor(
+    private readonly name: string,
+    private readonly copy: (record: T) => T = structuredClone,
+  ) {}
 
   async load(store: Store): Promise<T[]> {
     this.collection = await store.collection<VersionedDoc<T>>(this.name);
@@ -118,7 +125,7 @@ export class VersionedStore<T extends { key: string }> {
       const record = read();
       if (!record) continue;
       const v = ++this.version;
-      docs.push({ ...structuredClone(record), _id: `${key}#${v}`, v });
+      docs.push({ ...this.copy(record), _id: `${key}#${v}`, v });
     }
     await this.collection.insertMany(docs);
     const old: string[] = [];

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookConfig } from '../endpoint-model';
-import { httpFailure, networkFailure, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { HttpPoster } from './http-post';
 import { Errors } from '../../errors';
 
 export const SIGNATURE_HEADER = 'X-Fieldflow-Signature';
@@ -28,7 +29,14 @@ export function webhookBody(request: SendRequest): string {
 }
 
 export class WebhookSender implements Sender {
-  constructor(private readonly now: () => number) {}
+  private readonly poster: HttpPoster;
+
+  constructor(
+    private readonly now: () => number,
+    maxSocketsPerOrigin: number,
+  ) {
+    this.poster = new HttpPoster(maxSocketsPerOrigin);
+  }
 
   async send(request: SendRequest): Promise<SendResult> {
     const config = request.config as WebhookConfig;
@@ -36,30 +44,27 @@ export class WebhookSender implements Sender {
     if (!secret) throw new SendFailure(Errors.MISSING_CREDENTIALS, 'the webhook has no signing secret', false);
     const body = webhookBody(request);
     const timestamp = Math.floor(this.now() / 1000);
-    let res: Response;
-    try {
-      res = await fetch(config.url, {
-        method: 'POST',
-        headers: {
-          'Content-Type': 'application/json',
-          'User-Agent': 'Fieldflow-Webhook/1',
-          [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
-          'Idempotency-Key': request.delivery.idempotencyKey,
-          'X-Fieldflow-Delivery': request.delivery.key,
-          'X-Fieldflow-Event': request.delivery.event.type,
-        },
-        body,
-        // A redirect would send the signed body somewhere the endpoint does not name.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(config.timeoutMs),
-      });
-    } catch (err) {
-      throw networkFailure(err, 'the webhook receiver');
-    }
-    if (res.status >= 200 && res.status < 300) {
-      await res.body?.cancel().catch(() => undefined);
-      return { status: res.status, info: null };
-    }
-    throw await httpFailure(res, 'the webhook receiver');
+    // Redirects are not followed: they would send the signed body somewhere the endpoint does not name.
+    const res = await this.poster.post(
+      request.delivery.endpoint,
+      new URL(config.url),
+      {
+        'Content-Type': 'application/json',
+        'User-Agent': 'Fieldflow-Webhook/1',
+        [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
+        'Idempotency-Key': request.delivery.idempotencyKey,
+        'X-Fieldflow-Delivery': request.delivery.key,
+        'X-Fieldflow-Event': request.delivery.event.type,
+      },
+      body,
+      config.timeoutMs,
+      'the webhook receiver',
+    );
+    if (res.status >= 200 && res.status < 300) return { status: res.status, info: null };
+    throw new SendFailure(Errors.PROVIDER_REJECTED, `the webhook receiver answered ${res.status}${res.excerpt ? `: ${res.excerpt}` : ''}`, retryableStatus(res.status), res.status);
+  }
+
+  async close(): Promise<void> {
+    this.poster.close();
   }
 }
