@@ -23,6 +23,8 @@ export type PlatformRequest =
   | { type: 'ingested' }
   /** Deliveries not sent: anything queued, held, sending, dead or cancelled. */
   | { type: 'unsent' }
+  /** Turn the bench subscription on or off (off: alarms are raised and notify nothing). */
+  | { type: 'subscription'; enabled: boolean }
   | { type: 'stop' };
 
 export interface SetupResult {
@@ -51,6 +53,8 @@ let platform: Platform | null = null;
 const deviceIds: string[] = [];
 let ingested = 0;
 
+let subscriptionId: string | null = null;
+
 async function setup(req: Extract<PlatformRequest, { type: 'setup' }>): Promise<SetupResult> {
   const settings = loadSettings();
   const log = createLogger(settings.logLevel);
@@ -74,6 +78,7 @@ async function setup(req: Extract<PlatformRequest, { type: 'setup' }>): Promise<
     endpoints.push({ id: created.endpoint.id, path, secret: created.generatedSecret });
   }
   const sub = await platform.notify.createSubscription({ name: 'bench alarms', events: ['AlarmRaised'], endpoints: endpoints.map((e) => e.id) });
+  subscriptionId = sub.id;
   const { logger: _l, now: _n, ...options } = platform.options;
   return { mqttUrl: `mqtt://127.0.0.1:${port}`, devices, endpoints, subscription: sub.id, dataDir: settings.dataDir, options };
 }
@@ -118,6 +123,9 @@ async function handle(req: PlatformRequest): Promise<unknown> {
       return { count: ingested, at: Date.now() };
     case 'unsent':
       return unsent();
+    case 'subscription':
+      await platform!.notify.updateSubscription(subscriptionId!, { enabled: req.enabled });
+      return null;
     case 'stop':
       await platform?.stop();
       return null;

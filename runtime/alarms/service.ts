@@ -5,6 +5,7 @@ import type { EventBus, AlarmEvent } from '../events';
 import { deviceRef, type DeviceRegistry } from '../devices/registry';
 import { isSeverity, severityRank, SEVERITIES, type Severity } from './severity';
 import { alarmView } from './views';
+import { GroupCommit } from '../store/group-commit';
 
 export interface Alarm {
   id: string;
@@ -70,6 +71,12 @@ export class AlarmService {
   private readonly alarms = new Map<string, Alarm>();
   private readonly open = new Map<string, Alarm>();
   private collection!: Collection<AlarmDoc>;
+  /**
+   * New alarms are inserted with group commit: a burst of raises (a fleet going over a threshold at
+   * once) costs a few file appends, not one per alarm. Replacements and removals first wait for the
+   * inserts before them, so NeDB sees every alarm's writes in order.
+   */
+  private readonly inserts = new GroupCommit<AlarmDoc>((docs) => this.collection.insertMany(docs));
 
   constructor(
     private readonly deps: { devices: DeviceRegistry; events: EventBus; now: () => number },
@@ -214,6 +221,7 @@ export class AlarmService {
       this.alarms.delete(id);
       if (alarm.status === 'active') this.open.delete(openKey(alarm.device, alarm.type));
     }
+    await this.inserts.flush();
     await this.collection.removeMany(ids);
   }
 
@@ -228,8 +236,11 @@ export class AlarmService {
     const { id, ...rest } = alarm;
     const doc: AlarmDoc = { _id: id, ...structuredClone(rest) };
     try {
-      if (isNew) await this.collection.insert(doc);
-      else await this.collection.replace(doc);
+      if (isNew) await this.inserts.submit(doc);
+      else {
+        await this.inserts.flush();
+        await this.collection.replace(doc);
+      }
     } catch (err) {
       if (before) {
         Object.assign(alarm, before);
@@ -256,7 +267,10 @@ export class AlarmService {
     if (closed.length <= MAX_CLOSED) return;
     const drop = closed.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, closed.length - MAX_CLOSED);
     for (const a of drop) this.alarms.delete(a.id);
-    this.collection.removeMany(drop.map((a) => a.id)).catch(() => undefined);
+    void this.inserts
+      .flush()
+      .then(() => this.collection.removeMany(drop.map((a) => a.id)))
+      .catch(() => undefined);
   }
 }
 

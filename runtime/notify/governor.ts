@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 
 /**
- * Gives ingestion priority over notification sends. Every interval it reads the event loop's
+ * Gives ingestion priority over notification work (routing events into deliveries, and sends). Every interval it reads the event loop's
  * utilization and whether messages were ingested. While the loop was busy and devices were
  * sending, sends may start at no more than `busyRate` per second (alerts still flow, but a burst of
  * them cannot take the CPU from devices); otherwise sends start freely (a burst of alerts with no
@@ -39,13 +39,31 @@ export class SendGovernor {
 
   /** Whether a send may start now; if not, `wake` runs when one may. */
   take(wake: () => void): boolean {
-    if (!this.busy) return true;
-    if (this.tokens >= 1) {
-      this.tokens--;
+    if (this.available() >= 1) {
+      this.spend(1);
       return true;
     }
     this.waiting.add(wake);
     return false;
+  }
+
+  /** Whether devices are using the CPU (the last interval was busy and messages came in). */
+  get pressed(): boolean {
+    return this.busy;
+  }
+
+  /** Units of work (deliveries created or sent) that may be done now. */
+  available(): number {
+    return this.busy ? Math.floor(this.tokens) : Infinity;
+  }
+
+  spend(n: number): void {
+    if (this.busy) this.tokens = Math.max(0, this.tokens - n);
+  }
+
+  /** Run `wake` at the next tick. */
+  wait(wake: () => void): void {
+    this.waiting.add(wake);
   }
 
   private tick(): void {

@@ -47,13 +47,20 @@ function stateOf(d: Delivery): DeliveryState {
  * version costs a removal too: this layout writes a delivery that succeeds at once three times.)
  */
 export class Outbox {
-  private readonly store = new VersionedStore<DeliveryState>('notify_deliveries', copyState);
-  private readonly messages = new VersionedStore<StoredMessage>('notify_messages', (m) => ({ ...m, initial: copyState(m.initial) }));
+  private readonly store: VersionedStore<DeliveryState>;
+  private readonly messages: VersionedStore<StoredMessage>;
   private readonly deliveries = new Map<string, Delivery>();
   private finished = 0;
   private pruning = false;
 
-  constructor(private readonly maxHistory: number) {}
+  /** @param spacingMs see VersionedStore: the service spaces writes while ingestion needs the CPU. */
+  constructor(
+    private readonly maxHistory: number,
+    spacingMs: () => number = () => 0,
+  ) {
+    this.store = new VersionedStore<DeliveryState>('notify_deliveries', copyState, spacingMs);
+    this.messages = new VersionedStore<StoredMessage>('notify_messages', (m) => ({ ...m, initial: copyState(m.initial) }), spacingMs);
+  }
 
   /** Load every stored delivery, oldest first. */
   async load(store: Store): Promise<Delivery[]> {
@@ -72,15 +79,22 @@ export class Outbox {
     return this.deliveries.get(id);
   }
 
-  /** Add new deliveries; resolves once they are durable. */
-  async add(deliveries: Delivery[]): Promise<void> {
+  /**
+   * Add new deliveries; resolves once they are durable. Returns those that were new: a delivery
+   * whose key is already here (an event routed again after a restart) is not added twice.
+   */
+  async add(all: Delivery[]): Promise<Delivery[]> {
+    const deliveries = all.filter((d) => !this.deliveries.has(d.key));
     for (const d of deliveries) this.deliveries.set(d.key, d);
-    await Promise.all(deliveries.map((d) => this.messages.save(d.key, () => (this.deliveries.has(d.key) ? { key: d.key, message: d.message, initial: stateOf(d) } : null))));
-  }
-
-  /** Drop deliveries whose first write failed (a pending retry of that write skips them). */
-  forget(deliveries: Delivery[]): void {
-    for (const d of deliveries) this.deliveries.delete(d.key);
+    try {
+      await Promise.all(deliveries.map((d) => this.messages.save(d.key, () => (this.deliveries.has(d.key) ? { key: d.key, message: d.message, initial: stateOf(d) } : null))));
+    } catch (err) {
+      // Not durable, so not queued: take them back (the caller sees the error) rather than leave
+      // records that a later retry of the write would store and nobody would send.
+      for (const d of deliveries) this.deliveries.delete(d.key);
+      throw err;
+    }
+    return deliveries;
   }
 
   /** Persist a delivery's current state; resolves once it (or a newer state) is durable. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import webpush from 'web-push';
 import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
@@ -19,6 +19,7 @@ import { Outbox, type DeliveryFilter, type DeliveryPage } from './outbox';
 import { quietUntil, Throttle } from './policy';
 import { SecretBox } from './secrets';
 import { SendGovernor } from './governor';
+import { Inbox, type InboxEntry } from './inbox';
 import { EmailSender, type SmtpOptions } from './senders/email';
 import { PushSender, type VapidKeys } from './senders/push';
 import { SmsSender } from './senders/sms';
@@ -92,6 +93,9 @@ const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
   Custom: ['Custom'],
 };
 
+/** While ingestion is busy, outbox writes gather changes this long (fewer file appends, less CPU). */
+const BUSY_WRITE_SPACING_MS = 25;
+
 /** Events routed per turn of the event loop: a burst of alarms cannot hold up ingestion. */
 const ROUTE_BATCH = 500;
 const MAX_DATA = 16 * 1024;
@@ -111,13 +115,19 @@ export class NotifyService {
   private escalations!: Escalations;
   private readonly throttle = new Throttle();
   private readonly governor: SendGovernor | null;
+  /** How long outbox and inbox writes gather changes: 0 normally, longer while devices need the CPU. */
+  private readonly writeSpacing = () => (this.governor?.pressed ? BUSY_WRITE_SPACING_MS : 0);
   private readonly ids = new DeliveryIds();
   private readonly clock: NotifyClock;
   private vapid!: VapidKeys;
   private senders: Partial<Record<string, Sender>> = {};
   /** Event bus listeners by type: emitters skip building events nobody listens to. */
   private readonly listeners = new Map<EventType, () => void>();
-  private readonly pending: NotifyEvent[] = [];
+  /** Events received before start(): routed once the stores are open. */
+  private readonly early: NotifyEvent[] = [];
+  /** Matched events on disk in the inbox, waiting to be routed. */
+  private readonly pending: InboxEntry[] = [];
+  private readonly inbox: Inbox;
   private routing = false;
   private started = false;
   /** Notifications being written to the outbox: stop() waits for them. */
@@ -137,6 +147,7 @@ export class NotifyService {
   ) {
     this.clock = deps.options.clock ?? systemClock(deps.now);
     this.governor = deps.options.busySendRate > 0 ? new SendGovernor(deps.options.busySendRate, () => deps.channels.appendedCount) : null;
+    this.inbox = new Inbox(this.writeSpacing);
     // Listen from construction: events emitted while the platform starts (a trigger hold that ran
     // out while it was down fires at once) wait in the queue until the outbox is open. Once started,
     // only the event types some subscription wants are listened to (syncListeners).
@@ -157,7 +168,7 @@ export class NotifyService {
       push: new PushSender(this.vapid),
       ...(options.smtp ? { email: new EmailSender(options.smtp) } : {}),
     };
-    this.outbox = new Outbox(options.maxHistory);
+    this.outbox = new Outbox(options.maxHistory, this.writeSpacing);
     this.dispatcher = new Dispatcher({
       outbox: this.outbox,
       endpoints: this.endpointStore,
@@ -178,10 +189,12 @@ export class NotifyService {
       act: (sub, alarm, action) => this.escalate(sub, alarm.id, action),
     });
     await this.escalations.load(store);
+    this.pending.push(...(await this.inbox.load(store)));
     this.started = true;
     this.governor?.start();
     this.recover(loaded);
     this.syncListeners();
+    for (const ev of this.early.splice(0)) this.accept(ev);
     this.scheduleRouting();
   }
 
@@ -190,9 +203,11 @@ export class NotifyService {
     this.started = false;
     for (const off of this.listeners.values()) off();
     this.listeners.clear();
-    // Events already received still reach the outbox; they are sent after the restart.
-    while (this.pending.length) this.routeBatch();
+    // Events already received still reach the outbox (or stay in the inbox); they are sent after the restart.
+    await this.inbox.drain().catch(() => undefined);
+    while (this.pending.length) this.routeBatch(Infinity);
     await Promise.allSettled([...this.queuing]);
+    await this.inbox.drain().catch(() => undefined);
     this.governor?.stop();
     await this.dispatcher.stop(STOP_GRACE_MS);
     await this.escalations.stop();
@@ -383,8 +398,26 @@ export class NotifyService {
   private onEvent(event: PlatformEvent): void {
     const ev = toNotifyEvent(event);
     if (!ev) return;
-    if ((ev.type === 'AlarmAcked' || ev.type === 'AlarmCleared') && this.started) this.escalations.stopAlarm(ev.alarm!.id);
-    this.pending.push(ev);
+    if (!this.started) this.early.push(ev);
+    else this.accept(ev);
+  }
+
+  /** A matched event goes to the inbox first; it is routed once it is on disk, in arrival order. */
+  private accept(ev: NotifyEvent): void {
+    if (ev.type === 'AlarmAcked' || ev.type === 'AlarmCleared') this.escalations.stopAlarm(ev.alarm!.id);
+    if (!this.subscriptionStore.matching(ev).length) return;
+    const { entry, durable } = this.inbox.add(ev, this.clock.now());
+    durable.then(
+      () => this.enqueueRoute(entry),
+      (err: Error) => {
+        this.deps.log.error('notification inbox write failed; routing the event anyway', { event: ev.type, error: err.message });
+        this.enqueueRoute(entry);
+      },
+    );
+  }
+
+  private enqueueRoute(entry: InboxEntry): void {
+    this.pending.push(entry);
     this.scheduleRouting();
   }
 
@@ -395,15 +428,33 @@ export class NotifyService {
   }
 
   private routePending(): void {
-    this.routeBatch();
-    if (this.pending.length && this.started) setImmediate(() => this.routePending());
+    if (!this.started) {
+      this.routing = false;
+      return;
+    }
+    const budget = this.governor?.available() ?? Infinity;
+    if (budget < 1) {
+      // Devices are using the CPU: the events wait, on disk, for the next tick of the governor.
+      this.governor!.wait(() => this.routePending());
+      return;
+    }
+    this.routeBatch(budget);
+    if (this.pending.length) setImmediate(() => this.routePending());
     else this.routing = false;
   }
 
-  private routeBatch(): void {
-    for (const ev of this.pending.splice(0, ROUTE_BATCH)) {
-      for (const sub of this.subscriptionStore.matching(ev)) this.track(this.notify(sub, ev), sub.id, ev.type);
+  /** Route events until about `budget` deliveries were made (at most ROUTE_BATCH events). */
+  private routeBatch(budget: number): void {
+    let made = 0;
+    for (let n = 0; n < ROUTE_BATCH && made < budget && this.pending.length; n++) {
+      const entry = this.pending.shift()!;
+      const subs = this.subscriptionStore.matching(entry.ev);
+      for (const sub of subs) made += sub.endpoints.length;
+      const routed = Promise.all(subs.map((sub) => this.notify(sub, entry.ev)));
+      // Out of the inbox only once its deliveries are in the outbox; if that failed, the restart routes it again.
+      this.track(routed.then(() => this.inbox.done(entry)), subs[0]?.id ?? '-', entry.ev.type);
     }
+    this.governor?.spend(made);
   }
 
   private track(queued: Promise<unknown>, subscription: string, event: string): void {
@@ -469,7 +520,9 @@ export class NotifyService {
     for (const endpointId of endpointIds) {
       const endpoint = this.endpointStore.find(endpointId);
       if (!endpoint) continue;
-      const key = this.ids.next(now);
+      // Routed from an event: the key follows from (event, subscription, endpoint), so routing the
+      // same event again after a crash finds the deliveries it already made instead of adding copies.
+      const key = o.subscription ? derivedKey(ev, o.subscription, endpoint.id) : this.ids.next(now);
       out.push({
         key,
         status: o.notBefore !== null ? 'held' : 'queued',
@@ -494,15 +547,7 @@ export class NotifyService {
 
   private async enqueue(deliveries: Delivery[]): Promise<void> {
     if (!deliveries.length) return;
-    try {
-      await this.outbox.add(deliveries);
-    } catch (err) {
-      // Not durable, so not queued: take them back (the caller sees the error), rather than
-      // leave records that a later retry of the write would store and nobody would send.
-      this.outbox.forget(deliveries);
-      throw err;
-    }
-    for (const d of deliveries) {
+    for (const d of await this.outbox.add(deliveries)) {
       this.announce(d);
       this.dispatcher.schedule(d);
     }
@@ -598,6 +643,10 @@ export class NotifyService {
     await collection.insert({ _id: 'vapid', publicKey: keys.publicKey, sealedPrivateKey: this.box.seal(keys.privateKey), createdAt: this.clock.now() });
     return { ...keys, subject: this.deps.options.vapidSubject };
   }
+}
+
+function derivedKey(ev: NotifyEvent, subscription: string, endpoint: string): string {
+  return `${String(ev.ts).padStart(13, '0')}${createHash('sha256').update(`${ev.id}|${subscription}|${endpoint}`).digest('hex').slice(0, 15)}`;
 }
 
 /** Flow and API data as plain JSON within a size limit (templates and webhooks see it). */

@@ -25,15 +25,21 @@ export class VersionedStore<T extends { key: string }> {
   private readonly dirty = new Map<string, () => T | null>();
   private version = 0;
   private running: Promise<void> | null = null;
+  private starting = false;
+  private lastStart = 0;
   private waiting: { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } | null = null;
 
   /**
    * @param copy takes the snapshot that is written (records change while a write waits its turn);
    *   a store whose records have a known shape can pass something cheaper than structuredClone.
+   * @param spacingMs how long to let changes gather before the next write starts. Every NeDB
+   *   append opens and closes the file, so while the process is busy, fewer and larger writes save
+   *   CPU for a few milliseconds of latency. 0 (the default): write as soon as possible.
    */
   constructor(
     private readonly name: string,
     private readonly copy: (record: T) => T = structuredClone,
+    private readonly spacingMs: () => number = () => 0,
   ) {}
 
   async load(store: Store): Promise<T[]> {
@@ -71,9 +77,22 @@ export class VersionedStore<T extends { key: string }> {
         reject = rej;
       });
       this.waiting = { promise, resolve, reject };
-      if (!this.running) queueMicrotask(() => this.flush());
+      if (!this.running) this.start();
     }
     return this.waiting.promise;
+  }
+
+  /** Start the next write: a microtask from now, or once `spacingMs` has passed since the last one began. */
+  private start(): void {
+    if (this.starting) return;
+    this.starting = true;
+    const go = () => {
+      this.starting = false;
+      this.flush();
+    };
+    const delay = this.lastStart + this.spacingMs() - Date.now();
+    if (delay > 0) setTimeout(go, delay);
+    else queueMicrotask(go);
   }
 
   /**
@@ -101,6 +120,7 @@ export class VersionedStore<T extends { key: string }> {
     const waiter = this.waiting;
     if (!waiter) return;
     this.waiting = null;
+    this.lastStart = Date.now();
     const batch = [...this.dirty];
     this.dirty.clear();
     this.running = this.write(batch).then(
@@ -113,7 +133,7 @@ export class VersionedStore<T extends { key: string }> {
     );
     this.running.finally(() => {
       this.running = null;
-      if (this.waiting) this.flush();
+      if (this.waiting) this.start();
       // A failed write put its records back: retry them even if nothing new arrives.
       else if (this.dirty.size) setTimeout(() => this.schedule().catch(() => undefined), RETRY_MS).unref();
     });
