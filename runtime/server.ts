@@ -77,6 +77,7 @@ function printBanner(
     `  REST API    http://${host}:${httpPort}/api/v1   (OpenAPI: /api/v1/openapi.json)`,
     `  MQTT        ${mqttPort === null ? 'TCP listener off (MQTT_PORT=off)' : `mqtt://${host}:${mqttPort}`}`,
     `  MQTT/WS     ws://${host}:${httpPort}${settings.wsPath}`,
+    `  Alerts      http://${host}:${httpPort}/notify/subscribe   (web push opt-in)`,
     `  Data        ${settings.dataDir}`,
   ];
   if (admin.generatedPassword) {
