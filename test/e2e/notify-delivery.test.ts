@@ -3,16 +3,8 @@ import { startServer, type ServerProcess } from '../support/server';
 import { startPushService, type PushService } from '../support/push-service';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/receivers';
 import type { Api } from '../support/http';
+import { until } from '../support/until';
 
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met; last value ${JSON.stringify(v).slice(0, 800)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('notification delivery through the real server', function () {
   this.timeout(90_000);
@@ -54,7 +46,7 @@ describe('notification delivery through the real server', function () {
     push.respondWith(browser.endpoint, 410);
     const test = await api.post(`/notifications/endpoints/${endpoint.body.id}/test`);
     assert.equal(test.status, 202);
-    const dead = await until(() => api.get(`/notifications/deliveries/${test.body.id}`), (r) => r.body.status === 'dead');
+    const dead = await until(() => api.get(`/notifications/deliveries/${test.body.id}`), (r) => r.body.status === 'dead', 20_000);
     assert.equal(dead.body.attempts.length, 1, 'an expired subscription is not retried');
     assert.equal(dead.body.attempts[0].code, 'FF_PUSH_SUBSCRIPTION_EXPIRED');
     const disabled = (await api.get(`/notifications/endpoints/${endpoint.body.id}`)).body;
@@ -86,7 +78,7 @@ describe('notification delivery through the real server', function () {
 
     server = await startServer({ dataDir: server.dataDir, env: { FIELDFLOW_NOTIFY_CONCURRENCY: '2', FIELDFLOW_NOTIFY_BACKOFF_MS: '200' } });
     api = await server.admin();
-    await until(() => api.get('/notifications/deliveries?status=sent&limit=100'), (r) => r.body.items.length === ids.length);
+    await until(() => api.get('/notifications/deliveries?status=sent&limit=100'), (r) => r.body.items.length === ids.length, 20_000);
     await new Promise((r) => setTimeout(r, 1000));
     const received = new Map<string, string[]>();
     for (const call of hook.calls) {

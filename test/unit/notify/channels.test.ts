@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../support/api-server';
 import { startSmtpReceiver, startTwilioReceiver, startWebhookReceiver, verifySignature, type SmtpReceiver, type SmsReceiver, type WebhookReceiver } from '../../support/receivers';
+import { until } from '../../support/until';
 
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('notification channels', () => {
   let smtp: SmtpReceiver;

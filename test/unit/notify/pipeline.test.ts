@@ -2,18 +2,10 @@ import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../support/api-server';
 import { startWebhookReceiver, type WebhookReceiver } from '../../support/receivers';
 import { ManualClock } from '../../../runtime/notify/clock';
+import { until } from '../../support/until';
 
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
-async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met; last value ${JSON.stringify(v).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('notification pipeline with a controlled clock', () => {
   let clock: ManualClock;
