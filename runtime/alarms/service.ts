@@ -73,10 +73,11 @@ export class AlarmService {
   private collection!: Collection<AlarmDoc>;
   /**
    * New alarms are inserted with group commit: a burst of raises (a fleet going over a threshold at
-   * once) costs a few file appends, not one per alarm. Replacements and removals first wait for the
-   * inserts before them, so NeDB sees every alarm's writes in order.
+   * once) costs a few file appends, not one per alarm.
    */
   private readonly inserts = new GroupCommit<AlarmDoc>((docs) => this.collection.insertMany(docs));
+  /** Each alarm's last write: the next one for the same alarm waits for it, so NeDB sees them in order. */
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(
     private readonly deps: { devices: DeviceRegistry; events: EventBus; now: () => number },
@@ -221,7 +222,7 @@ export class AlarmService {
       this.alarms.delete(id);
       if (alarm.status === 'active') this.open.delete(openKey(alarm.device, alarm.type));
     }
-    await this.inserts.flush();
+    await Promise.allSettled(ids.map((id) => this.chains.get(id)));
     await this.collection.removeMany(ids);
   }
 
@@ -235,18 +236,26 @@ export class AlarmService {
   private async write(alarm: Alarm, before: Alarm | null, isNew: boolean): Promise<void> {
     const { id, ...rest } = alarm;
     const doc: AlarmDoc = { _id: id, ...structuredClone(rest) };
+    const previous = this.chains.get(id);
+    const written = (async () => {
+      await previous?.catch(() => undefined);
+      if (isNew) return this.inserts.submit(doc);
+      // The insert before this change failed and took the alarm away: do not report a write that matched nothing.
+      if (this.alarms.get(id) !== alarm) throw Errors.ALARM_NOT_FOUND(`Alarm ${id} could not be stored`);
+      await this.collection.replace(doc);
+    })();
+    this.chains.set(id, written);
+    void written.catch(() => undefined).then(() => {
+      if (this.chains.get(id) === written) this.chains.delete(id);
+    });
     try {
-      if (isNew) await this.inserts.submit(doc);
-      else {
-        await this.inserts.flush();
-        await this.collection.replace(doc);
-      }
+      await written;
     } catch (err) {
       if (before) {
         Object.assign(alarm, before);
         // Re-open only if no alarm of the same (device, type) was raised meanwhile.
         const key = openKey(alarm.device, alarm.type);
-        if (alarm.status === 'active' && !this.open.has(key)) this.open.set(key, alarm);
+        if (alarm.status === 'active' && !this.open.has(key) && this.alarms.get(alarm.id) === alarm) this.open.set(key, alarm);
       } else {
         this.alarms.delete(id);
         this.open.delete(openKey(alarm.device, alarm.type));
@@ -267,8 +276,7 @@ export class AlarmService {
     if (closed.length <= MAX_CLOSED) return;
     const drop = closed.sort((a, b) => a.updatedAt - b.updatedAt).slice(0, closed.length - MAX_CLOSED);
     for (const a of drop) this.alarms.delete(a.id);
-    void this.inserts
-      .flush()
+    void Promise.allSettled(drop.map((a) => this.chains.get(a.id)))
       .then(() => this.collection.removeMany(drop.map((a) => a.id)))
       .catch(() => undefined);
   }

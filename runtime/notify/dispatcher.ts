@@ -25,6 +25,8 @@ export function backoffDelay(policy: RetryPolicy, tries: number, random: () => n
 interface Lane {
   queue: Delivery[];
   active: number;
+  /** Waiting for the governor: one wake per lane, however long the queue. */
+  waking: boolean;
 }
 
 export interface DispatcherDeps {
@@ -104,7 +106,7 @@ export class Dispatcher {
   private enqueue(d: Delivery): void {
     if (this.stopped) return;
     let lane = this.lanes.get(d.endpoint);
-    if (!lane) this.lanes.set(d.endpoint, (lane = { queue: [], active: 0 }));
+    if (!lane) this.lanes.set(d.endpoint, (lane = { queue: [], active: 0, waking: false }));
     lane.queue.push(d);
     this.pump(d.endpoint, lane);
   }
@@ -116,7 +118,11 @@ export class Dispatcher {
         lane.queue.shift();
         continue;
       }
-      if (this.deps.governor && !this.deps.governor.take(() => this.pump(endpointId, lane))) return;
+      if (lane.waking) return;
+      if (this.deps.governor && !this.deps.governor.take(() => this.wake(endpointId, lane))) {
+        lane.waking = true;
+        return;
+      }
       lane.queue.shift();
       lane.active++;
       const run = this.attempt(d).catch((err) => this.deps.log.error('delivery attempt failed unexpectedly', { delivery: d.key, error: (err as Error).message }));
@@ -128,6 +134,11 @@ export class Dispatcher {
         else this.pump(endpointId, lane);
       });
     }
+  }
+
+  private wake(endpointId: string, lane: Lane): void {
+    lane.waking = false;
+    this.pump(endpointId, lane);
   }
 
   private async attempt(d: Delivery): Promise<void> {

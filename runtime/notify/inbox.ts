@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Store } from '../store';
 import { VersionedStore } from '../store/versioned';
 import type { NotifyEvent } from './event';
@@ -24,9 +25,11 @@ export interface InboxEntry {
  */
 export class Inbox {
   private readonly store: VersionedStore<InboxBatch>;
-  private readonly open = new Map<string, { events: NotifyEvent[]; remaining: number; durable: Promise<void> }>();
+  private readonly open = new Map<string, { events: NotifyEvent[]; remaining: number; routed: Set<NotifyEvent>; durable: Promise<void> }>();
   private current: { key: string; events: NotifyEvent[]; durable: Promise<void> } | null = null;
   private seq = 0;
+  /** Per process, so a batch key made after a restart (or a clock step) cannot equal one on disk. */
+  private readonly suffix = randomBytes(3).toString('hex');
 
   constructor(spacingMs: () => number = () => 0) {
     this.store = new VersionedStore<InboxBatch>('notify_inbox', (b) => ({ ...b }), spacingMs);
@@ -37,7 +40,7 @@ export class Inbox {
     const entries: InboxEntry[] = [];
     for (const b of batches) {
       const events = JSON.parse(b.events) as NotifyEvent[];
-      this.open.set(b.key, { events, remaining: events.length, durable: Promise.resolve() });
+      this.open.set(b.key, { events, remaining: events.length, routed: new Set(), durable: Promise.resolve() });
       for (const ev of events) entries.push({ ev, batch: b.key });
     }
     return entries;
@@ -46,11 +49,11 @@ export class Inbox {
   /** Keep an event; resolves once it is on disk (with the others of this turn). */
   add(ev: NotifyEvent, now: number): { entry: InboxEntry; durable: Promise<void> } {
     if (!this.current) {
-      const key = `${String(now).padStart(13, '0')}${(this.seq++).toString(36).padStart(6, '0')}`;
+      const key = `${String(now).padStart(13, '0')}${(this.seq++).toString(36).padStart(6, '0')}${this.suffix}`;
       const events: NotifyEvent[] = [];
-      const durable = this.store.save(key, () => (this.open.has(key) ? { key, events: JSON.stringify(this.open.get(key)!.events) } : null));
+      const durable = this.save(key);
       this.current = { key, events, durable };
-      this.open.set(key, { events, remaining: 0, durable });
+      this.open.set(key, { events, remaining: 0, routed: new Set(), durable });
       // The batch closes when this turn ends; the write (a microtask later) takes all of it.
       queueMicrotask(() => (this.current = null));
     }
@@ -59,16 +62,32 @@ export class Inbox {
     return { entry: { ev, batch: this.current.key }, durable: this.current.durable };
   }
 
-  /** An event's deliveries are in the outbox (or it needed none): its batch goes once all its events are done. */
+  /**
+   * An event's deliveries are in the outbox (or it needed none). The batch is rewritten without it
+   * (so a restart routes only what is left, never relying on the outbox to remember old deliveries),
+   * and goes once all its events are done.
+   */
   done(entry: InboxEntry): void {
     const batch = this.open.get(entry.batch);
-    if (!batch || --batch.remaining > 0) return;
+    if (!batch) return;
+    batch.routed.add(entry.ev);
+    if (--batch.remaining > 0) {
+      this.save(entry.batch).catch(() => undefined);
+      return;
+    }
     this.open.delete(entry.batch);
     // After its write: removing first and writing after would leave the batch on disk for ever.
     void batch.durable
       .catch(() => undefined)
       .then(() => this.store.remove([entry.batch]))
       .catch(() => undefined);
+  }
+
+  private save(key: string): Promise<void> {
+    return this.store.save(key, () => {
+      const batch = this.open.get(key);
+      return batch ? { key, events: JSON.stringify(batch.events.filter((ev) => !batch.routed.has(ev))) } : null;
+    });
   }
 
   /** Batches not yet routed: for health and tests. */

@@ -66,7 +66,12 @@ export class Outbox {
   async load(store: Store): Promise<Delivery[]> {
     const states = new Map((await this.store.load(store)).map((s) => [s.key, s]));
     const loaded: Delivery[] = [];
-    for (const m of await this.messages.load(store)) loaded.push({ ...(states.get(m.key) ?? m.initial), message: m.message });
+    for (const m of await this.messages.load(store)) {
+      loaded.push({ ...(states.get(m.key) ?? m.initial), message: m.message });
+      states.delete(m.key);
+    }
+    // States without a message: a prune removed the message and stopped before the state.
+    await this.store.remove([...states.keys()]);
     loaded.sort((a, b) => (a.key < b.key ? -1 : 1));
     for (const d of loaded) {
       this.deliveries.set(d.key, d);
@@ -84,7 +89,8 @@ export class Outbox {
    * whose key is already here (an event routed again after a restart) is not added twice.
    */
   async add(all: Delivery[]): Promise<Delivery[]> {
-    const deliveries = all.filter((d) => !this.deliveries.has(d.key));
+    const seen = new Set<string>();
+    const deliveries = all.filter((d) => !this.deliveries.has(d.key) && !seen.has(d.key) && !!seen.add(d.key));
     for (const d of deliveries) this.deliveries.set(d.key, d);
     try {
       await Promise.all(deliveries.map((d) => this.messages.save(d.key, () => (this.deliveries.has(d.key) ? { key: d.key, message: d.message, initial: stateOf(d) } : null))));
@@ -108,7 +114,7 @@ export class Outbox {
   /** Call when a delivery reaches a finished state: keeps history within the limit. */
   finishedOne(): void {
     this.finished++;
-    if (this.finished > this.maxHistory + Math.max(100, this.maxHistory / 10) && !this.pruning) void this.prune();
+    if (this.finished > this.maxHistory + Math.max(100, this.maxHistory / 10) && !this.pruning) this.prune().catch(() => undefined);
   }
 
   /** Call when a finished delivery is resent. */
@@ -149,8 +155,10 @@ export class Outbox {
       }
       for (const key of drop) this.deliveries.delete(key);
       this.finished -= drop.length;
-      await this.store.remove(drop);
+      // Messages first: a delivery whose message is gone is gone, while a message left without its
+      // state would load as a new, queued delivery and be sent again.
       await this.messages.remove(drop);
+      await this.store.remove(drop);
     } finally {
       this.pruning = false;
     }

@@ -93,6 +93,9 @@ const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
   Custom: ['Custom'],
 };
 
+/** How long an event whose routing failed waits before it is routed again. */
+const ROUTE_RETRY_MS = 1000;
+
 /** While ingestion is busy, outbox writes gather changes this long (fewer file appends, less CPU). */
 const BUSY_WRITE_SPACING_MS = 25;
 
@@ -203,9 +206,9 @@ export class NotifyService {
     this.started = false;
     for (const off of this.listeners.values()) off();
     this.listeners.clear();
-    // Events already received still reach the outbox (or stay in the inbox); they are sent after the restart.
+    // Events not yet routed stay in the inbox (it is on disk) and are routed after the restart;
+    // routing them now would start sends that the stop would cut short.
     await this.inbox.drain().catch(() => undefined);
-    while (this.pending.length) this.routeBatch(Infinity);
     await Promise.allSettled([...this.queuing]);
     await this.inbox.drain().catch(() => undefined);
     this.governor?.stop();
@@ -451,8 +454,19 @@ export class NotifyService {
       const subs = this.subscriptionStore.matching(entry.ev);
       for (const sub of subs) made += sub.endpoints.length;
       const routed = Promise.all(subs.map((sub) => this.notify(sub, entry.ev)));
-      // Out of the inbox only once its deliveries are in the outbox; if that failed, the restart routes it again.
-      this.track(routed.then(() => this.inbox.done(entry)), subs[0]?.id ?? '-', entry.ev.type);
+      // Out of the inbox only once its deliveries are in the outbox. If that failed (a write error),
+      // the event is routed again shortly; deliveries it already made are found by their keys.
+      this.track(
+        routed.then(
+          () => this.inbox.done(entry),
+          (err) => {
+            if (this.started) setTimeout(() => this.enqueueRoute(entry), ROUTE_RETRY_MS).unref();
+            throw err;
+          },
+        ),
+        subs[0]?.id ?? '-',
+        entry.ev.type,
+      );
     }
     this.governor?.spend(made);
   }
@@ -517,7 +531,7 @@ export class NotifyService {
     const now = this.clock.now();
     const data = JSON.stringify(o.data ?? null);
     const out: Delivery[] = [];
-    for (const endpointId of endpointIds) {
+    for (const endpointId of new Set(endpointIds)) {
       const endpoint = this.endpointStore.find(endpointId);
       if (!endpoint) continue;
       // Routed from an event: the key follows from (event, subscription, endpoint), so routing the

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Collection, Store } from './index';
 
 /** How long to wait before writing again after a failed write. */
@@ -90,7 +91,9 @@ export class VersionedStore<T extends { key: string }> {
       this.starting = false;
       this.flush();
     };
-    const delay = this.lastStart + this.spacingMs() - Date.now();
+    // performance.now() is monotonic: a wall clock stepped back must not stall every write.
+    const spacing = this.spacingMs();
+    const delay = spacing > 0 ? Math.min(spacing, this.lastStart + spacing - performance.now()) : 0;
     if (delay > 0) setTimeout(go, delay);
     else queueMicrotask(go);
   }
@@ -120,7 +123,7 @@ export class VersionedStore<T extends { key: string }> {
     const waiter = this.waiting;
     if (!waiter) return;
     this.waiting = null;
-    this.lastStart = Date.now();
+    this.lastStart = performance.now();
     const batch = [...this.dirty];
     this.dirty.clear();
     this.running = this.write(batch).then(
