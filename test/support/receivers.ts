@@ -26,6 +26,8 @@ export interface WebhookCall {
   body: any;
   /** Whether X-Fieldflow-Signature verified with the secret, as docs/notifications.md tells receivers to check it. */
   verified: boolean;
+  /** When the request arrived, and when it was answered (later, with delayMs). */
+  arrivedAt: number;
   at: number;
 }
 
@@ -70,6 +72,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
     },
   };
   const server = http.createServer((req, res) => {
+    const arrivedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -82,7 +85,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
           // recorded as null: the test asserts on it
         }
         const verified = verifySignature(receiver.secret, req.headers['x-fieldflow-signature'] as string | undefined, raw, 300, options.now?.() ?? Date.now());
-        calls.push({ headers: req.headers, raw, body, verified, at: Date.now() });
+        calls.push({ headers: req.headers, raw, body, verified, arrivedAt, at: Date.now() });
         res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.echo ? req.headers : { ok: receiver.status < 300 }));
       };
       if (receiver.delayMs) setTimeout(respond, receiver.delayMs);
