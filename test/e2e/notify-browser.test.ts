@@ -1,22 +1,9 @@
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
 import { startServer, ADMIN_PASSWORD, type ServerProcess } from '../support/server';
 import { Api } from '../support/http';
 import { waitFor } from '../support/mqtt';
-
-const CHROMIUM = '/usr/bin/chromium';
-
-/** The browser is part of the test setup: without it this test fails, it never skips. */
-async function launchChromium(): Promise<Browser> {
-  try {
-    return await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-  } catch (err) {
-    throw new Error(
-      `Could not launch Chromium at ${CHROMIUM}, which the web push page test needs. ` +
-        `Install Debian's chromium (apt-get install -y chromium; .ci/run does this in CI).\n${(err as Error).message}`,
-    );
-  }
-}
 
 describe('the web push opt-in page, in a browser', function () {
   this.timeout(60_000);

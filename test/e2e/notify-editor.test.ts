@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../support/browser';
 import { startServer, ADMIN_PASSWORD, type ServerProcess } from '../support/server';
 import { Api } from '../support/http';
 import { editorToken } from '../support/nodered';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/receivers';
 import { waitFor } from '../support/mqtt';
 
-const CHROMIUM = '/usr/bin/chromium';
 
 describe('the Notifications sidebar in the real editor', function () {
   this.timeout(60_000);
@@ -83,9 +83,7 @@ describe('the Notifications sidebar in the real editor', function () {
 
   /** The editor, logged in, with the Fieldflow palette loaded. */
   async function openEditor(): Promise<Page> {
-    browser ??= await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] }).catch((err: Error) => {
-      throw new Error(`Could not launch Chromium at ${CHROMIUM}; install Debian's chromium (.ci/run does this in CI).\n${err.message}`);
-    });
+    browser ??= await launchChromium();
     const page = await (await browser.newContext()).newPage();
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
     page.on('console', (msg) => {
