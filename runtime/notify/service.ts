@@ -80,7 +80,7 @@ interface VapidDoc {
   createdAt: number;
 }
 
-/** The event bus types behind each event type a subscription can name (OTA rollouts emit through emitOtaFailed). */
+/** The event bus types behind each event type a subscription can name. OtaFailed has none yet: OTA rollouts (the next issue) will emit it. */
 const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
   AlarmRaised: ['AlarmRaised'],
   AlarmUpdated: ['AlarmUpdated'],
