@@ -118,6 +118,10 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         // Endpoint credentials are sealed with FIELDFLOW_CREDENTIAL_SECRET when set (else a key in the data directory).
         credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
       },
+      ota: {
+        // FIELDFLOW_OTA_MAX_ARTIFACT_BYTES, default 268435456 (256 MiB): largest artifact upload.
+        maxArtifactBytes: read.int('FIELDFLOW_OTA_MAX_ARTIFACT_BYTES', 256 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
+      },
     },
   };
   read.throwIfInvalid();

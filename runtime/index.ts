@@ -13,6 +13,7 @@ import { AlarmService } from './alarms/service';
 import { TriggerService } from './triggers/service';
 import { ScheduleService } from './schedule/service';
 import { NotifyService } from './notify/service';
+import { OtaService } from './ota/service';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -37,6 +38,7 @@ export interface Platform {
   readonly alarms: AlarmService;
   readonly schedules: ScheduleService;
   readonly notify: NotifyService;
+  readonly ota: OtaService;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
   start(): Promise<StartInfo>;
@@ -61,6 +63,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const alarms = new AlarmService({ devices, events, now });
   const triggers = new TriggerService({ store, devices, channels, alarms, events, log, now });
   const schedules = new ScheduleService({ events, log, now });
+  const ota = new OtaService({ options: options.ota, dataDir, log, now });
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
@@ -84,6 +87,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     alarms,
     schedules,
     notify,
+    ota,
     get broker(): Broker {
       if (!broker) throw new Error('the platform is not started');
       return broker;
@@ -98,6 +102,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await triggers.start();
       await schedules.start(store);
       await notify.start(store);
+      await ota.start(store);
       const admin = await auth.ensureAdmin();
       broker = await Broker.create({ devices, channels, tags, events, options, log, now });
       statusTimer = setInterval(() => {

@@ -1,5 +1,6 @@
 import type { Logger } from './log';
 import type { NotifyOptions } from './notify/service';
+import type { OtaOptions } from './ota/service';
 
 /**
  * What createPlatform() takes. settings.ts builds this from the environment and documents every
@@ -52,6 +53,8 @@ export interface PlatformOptions {
   };
   /** Notifications: SMTP, VAPID, retries, concurrency (see NotifyOptions). */
   notify: NotifyOptions;
+  /** OTA updates: artifact limits. */
+  ota: OtaOptions;
   logger?: Logger;
   /** The clock, injectable for tests. */
   now?: () => number;
@@ -79,6 +82,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
     busySendRate: 200,
     maxHistory: 20_000,
   },
+  ota: { maxArtifactBytes: 256 * 1024 * 1024 },
 };
 
 export function resolveOptions(partial: PartialPlatformOptions = {}): PlatformOptions {
@@ -93,5 +97,6 @@ export function resolveOptions(partial: PartialPlatformOptions = {}): PlatformOp
     store: { ...d.store, ...partial.store },
     auth: { ...d.auth, ...partial.auth },
     notify: { ...d.notify, ...partial.notify },
+    ota: { ...d.ota, ...partial.ota },
   } as PlatformOptions;
 }

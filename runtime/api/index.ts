@@ -11,6 +11,7 @@ import { triggerRoutes } from './routes/triggers';
 import { alarmRoutes } from './routes/alarms';
 import { scheduleRoutes } from './routes/schedules';
 import { notificationRoutes } from './routes/notifications';
+import { otaRoutes } from './routes/ota';
 
 /** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
 export function createApiRouter(platform: Platform): Router {
@@ -29,6 +30,7 @@ export function createApiRouter(platform: Platform): Router {
   router.use(alarmRoutes(platform));
   router.use(scheduleRoutes(platform));
   router.use(notificationRoutes(platform));
+  router.use(otaRoutes(platform));
   router.use((req, _res, next) => next(Errors.NOT_FOUND(`No route for ${req.method} ${req.originalUrl.split('?')[0]}`)));
   router.use(errorHandler(platform.log));
   return router;

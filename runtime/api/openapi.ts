@@ -18,6 +18,7 @@ import {
 import { triggerSpecSchema } from '../triggers/model';
 import { errors, idParam, json, list, notFound, oas, ok, problem, queryParams, ref } from './openapi-helpers';
 import { notificationPaths, notificationSchemas } from './openapi-notifications';
+import { otaPaths, otaSchemas } from './openapi-ota';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
@@ -43,6 +44,7 @@ export function openApiDocument() {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         ...notificationSchemas(),
+        ...otaSchemas(),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -369,6 +371,7 @@ export function openApiDocument() {
         delete: { summary: 'Delete a schedule', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
       },
       ...notificationPaths(),
+      ...otaPaths(),
       '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI', { type: 'object' }) } } },

@@ -1,11 +1,12 @@
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from '../devices/selector';
+import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN, MODEL_NAME_PATTERN } from '../devices/selector';
+
+export { MODEL_NAME_PATTERN };
 import { HISTORY_MAX_LIMIT } from '../channels/service';
 
 /**
  * JSON Schemas of the REST boundary. The validators and the OpenAPI document are both built from
  * these, so the documentation cannot drift from what is enforced.
  */
-export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 const name = { type: 'string', minLength: 1, maxLength: 128 } as const;
 const model = { type: ['string', 'null'], pattern: MODEL_NAME_PATTERN } as const;
 

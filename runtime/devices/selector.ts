@@ -12,6 +12,8 @@ export type Selector = Requirement[];
 
 /** Label keys: no '.' or '$' (NeDB field names), no selector punctuation. */
 export const LABEL_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$';
+/** Device model names (also what OTA artifacts target). */
+export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 /** Label values: no selector punctuation (',', '=', '!'). */
 export const LABEL_VALUE_PATTERN = '^[A-Za-z0-9 _.:/@+-]{0,128}$';
 const KEY = new RegExp(LABEL_KEY_PATTERN);

@@ -1,0 +1,134 @@
+import fs from 'node:fs';
+import { Router, type Request, type Response } from 'express';
+import busboy from 'busboy';
+import type { Platform } from '../../index';
+import { Errors } from '../../errors';
+import { route } from '../http';
+import { requireUser } from '../auth';
+import { artifactView } from '../../ota/views';
+import type { Artifact, ArtifactMeta } from '../../ota/artifacts';
+
+/** OTA over REST. Artifact uploads are streamed to disk, never parsed into memory. */
+export function otaRoutes(platform: Platform): Router {
+  const router = Router();
+  const { artifacts } = platform.ota;
+  router.use('/ota', requireUser(platform));
+
+  router.get(
+    '/ota/artifacts',
+    route((_req, res) => {
+      res.json({ items: artifacts.list().map(artifactView) });
+    }),
+  );
+
+  router.post(
+    '/ota/artifacts',
+    route(async (req, res) => {
+      const artifact = /^multipart\/form-data/i.test(req.headers['content-type'] ?? '') ? await multipartUpload(platform, req) : await rawUpload(platform, req);
+      res.status(201).location(`${req.baseUrl}/ota/artifacts/${artifact.id}`).json(artifactView(artifact));
+    }),
+  );
+
+  router.get(
+    '/ota/artifacts/:id',
+    route((req, res) => {
+      res.json(artifactView(artifacts.get(req.params.id)));
+    }),
+  );
+
+  router.delete(
+    '/ota/artifacts/:id',
+    route(async (req, res) => {
+      await artifacts.remove(req.params.id);
+      res.status(204).end();
+    }),
+  );
+
+  router.get(
+    '/ota/artifacts/:id/download',
+    route((req, res) => download(platform, req, res)),
+  );
+
+  return router;
+}
+
+/** The body is the file; the metadata is in the query string (`?name=&version=&models=a,b&notes=`). */
+async function rawUpload(platform: Platform, req: Request): Promise<Artifact> {
+  const { artifacts } = platform.ota;
+  const meta: ArtifactMeta = { name: req.query.name, version: req.query.version, models: req.query.models, notes: req.query.notes };
+  artifacts.checkMeta(meta);
+  refuseDeclaredOversize(platform, req);
+  return artifacts.upload(meta, req);
+}
+
+/** multipart/form-data: the fields name, version, models (comma-separated or repeated), notes, then one file part. */
+function multipartUpload(platform: Platform, req: Request): Promise<Artifact> {
+  const { artifacts } = platform.ota;
+  refuseDeclaredOversize(platform, req);
+  return new Promise<Artifact>((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1, fields: 16, fieldSize: 16 * 1024 } });
+    } catch (err) {
+      return reject(Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`));
+    }
+    const meta: ArtifactMeta & { models?: string[] } = {};
+    let started = false;
+    parser.on('field', (name, value) => {
+      if (name === 'models') meta.models = [...((meta.models as string[] | undefined) ?? []), ...value.split(',').map((m) => m.trim()).filter(Boolean)];
+      else if (name === 'name' || name === 'version' || name === 'notes') meta[name] = value;
+    });
+    parser.on('file', (_field, stream) => {
+      started = true;
+      artifacts.upload(meta, stream).then(resolve, (err) => {
+        stream.resume();
+        reject(err);
+      });
+    });
+    parser.on('error', (err) => reject(Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`)));
+    parser.on('close', () => {
+      if (!started) reject(Errors.ARTIFACT_EMPTY('The form has no file part; send the fields first, then the file'));
+    });
+    req.pipe(parser);
+  });
+}
+
+/** A Content-Length over the limit is refused before a byte is read. */
+function refuseDeclaredOversize(platform: Platform, req: Request): void {
+  const declared = Number(req.headers['content-length']);
+  const limit = platform.options.ota.maxArtifactBytes;
+  if (Number.isFinite(declared) && declared > limit + 64 * 1024) throw Errors.ARTIFACT_TOO_LARGE(`Artifacts may be at most ${limit} bytes (FIELDFLOW_OTA_MAX_ARTIFACT_BYTES)`);
+}
+
+/** The file, whole or one byte range (RFC 9110 §14), so an interrupted download resumes. */
+function download(platform: Platform, req: Request, res: Response): void {
+  const artifact = platform.ota.artifacts.get(req.params.id);
+  const size = artifact.size;
+  let start = 0;
+  let end = size - 1;
+  const header = req.headers.range;
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('ETag', `"${artifact.sha256}"`);
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Digest', `sha-256=${Buffer.from(artifact.sha256, 'hex').toString('base64')}`);
+  if (header && (!req.headers['if-range'] || req.headers['if-range'] === `"${artifact.sha256}"`)) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+    if (m && (m[1] !== '' || m[2] !== '')) {
+      if (m[1] === '') {
+        start = Math.max(0, size - Number(m[2]));
+      } else {
+        start = Number(m[1]);
+        if (m[2] !== '') end = Math.min(end, Number(m[2]));
+      }
+    }
+    if (!m || (m[1] === '' && m[2] === '') || start >= size || start > end) {
+      res.setHeader('Content-Range', `bytes */${size}`);
+      throw Errors.RANGE_NOT_SATISFIABLE(`The artifact has ${size} bytes; ask for a range within them (bytes=<first>-<last>)`);
+    }
+    res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+  }
+  res.setHeader('Content-Length', String(end - start + 1));
+  const stream = fs.createReadStream(platform.ota.artifacts.file(artifact.id), { start, end });
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}
