@@ -101,6 +101,8 @@ export const Errors = {
   ARTIFACT_EMPTY: define('FF_ARTIFACT_EMPTY', 400, 'Empty upload'),
   ARTIFACT_TOO_LARGE: define('FF_ARTIFACT_TOO_LARGE', 413, 'Artifact too large'),
   ARTIFACT_NOT_FOUND: define('FF_ARTIFACT_NOT_FOUND', 404, 'Artifact not found'),
+  INVALID_FLEET: define('FF_INVALID_FLEET', 400, 'Invalid fleet'),
+  FLEET_NOT_FOUND: define('FF_FLEET_NOT_FOUND', 404, 'Fleet not found'),
   RANGE_NOT_SATISFIABLE: define('FF_RANGE_NOT_SATISFIABLE', 416, 'Range not satisfiable'),
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),

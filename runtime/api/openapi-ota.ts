@@ -3,6 +3,17 @@ import { errors, idParam, list, notFound, ok, problem, ref } from './openapi-hel
 /** Components of the OTA part of the API. */
 export function otaSchemas() {
   return {
+    Fleet: {
+      type: 'object',
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        name: { type: 'string' },
+        selector: { type: 'string', description: 'Label selector; may be empty' },
+        devices: { type: 'array', items: { type: 'string' } },
+        createdAt: { type: 'string', format: 'date-time' },
+        updatedAt: { type: 'string', format: 'date-time' },
+      },
+    },
     Artifact: {
       type: 'object',
       properties: {
@@ -23,7 +34,22 @@ const metaParams = ['name', 'version', 'models', 'notes'].map((name) => ({ name,
 
 /** Paths of the OTA part of the API. */
 export function otaPaths() {
+  const fleetBody = { required: true, content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' }, selector: { type: 'string' }, devices: { type: 'array', items: { type: 'string' } } } } } } };
   return {
+    '/ota/fleets': {
+      get: { summary: 'List fleets', responses: { 200: ok('Fleets', list('Fleet')), 401: errors[401] } },
+      post: { summary: 'Create a fleet: a label selector, a device list, or both', requestBody: fleetBody, responses: { 201: ok('Created', ref('Fleet')), 400: problem('FF_INVALID_FLEET'), 401: errors[401], 409: problem('The name is taken (FF_CONFLICT)') } },
+    },
+    '/ota/fleets/{id}': {
+      parameters: [idParam('fleet')],
+      get: { summary: 'Get a fleet', responses: { 200: ok('Fleet', ref('Fleet')), 401: errors[401], 404: notFound('FF_FLEET_NOT_FOUND') } },
+      patch: { summary: 'Change a fleet', requestBody: fleetBody, responses: { 200: ok('Fleet', ref('Fleet')), 400: problem('FF_INVALID_FLEET'), 401: errors[401], 404: notFound('FF_FLEET_NOT_FOUND') } },
+      delete: { summary: 'Delete a fleet', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_FLEET_NOT_FOUND') } },
+    },
+    '/ota/fleets/{id}/devices': {
+      parameters: [idParam('fleet')],
+      get: { summary: 'The devices in the fleet now', responses: { 200: ok('Devices', { type: 'object', properties: { items: { type: 'array', items: { type: 'object' } } } }), 401: errors[401], 404: notFound('FF_FLEET_NOT_FOUND') } },
+    },
     '/ota/artifacts': {
       get: { summary: 'List artifacts, newest first', responses: { 200: ok('Artifacts', list('Artifact')), 401: errors[401] } },
       post: {

@@ -1,6 +1,11 @@
 import type { Artifact } from './artifacts';
+import type { Fleet } from './fleets';
 
 /** An artifact as the API shows it. */
 export function artifactView(a: Artifact) {
   return { id: a.id, name: a.name, version: a.version, models: [...a.models], notes: a.notes, sha256: a.sha256, size: a.size, createdAt: new Date(a.createdAt).toISOString() };
+}
+
+export function fleetView(f: Fleet) {
+  return { id: f.id, name: f.name, selector: f.selector, devices: [...f.devices], createdAt: new Date(f.createdAt).toISOString(), updatedAt: new Date(f.updatedAt).toISOString() };
 }

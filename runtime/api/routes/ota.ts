@@ -3,16 +3,58 @@ import { Router, type Request, type Response } from 'express';
 import busboy from 'busboy';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
-import { route } from '../http';
+import { jsonBody, route } from '../http';
 import { requireUser } from '../auth';
-import { artifactView } from '../../ota/views';
+import { artifactView, fleetView } from '../../ota/views';
+import { deviceView } from '../../devices/views';
 import type { Artifact, ArtifactMeta } from '../../ota/artifacts';
 
 /** OTA over REST. Artifact uploads are streamed to disk, never parsed into memory. */
 export function otaRoutes(platform: Platform): Router {
   const router = Router();
-  const { artifacts } = platform.ota;
+  const { artifacts, fleets } = platform.ota;
   router.use('/ota', requireUser(platform));
+
+  router.get(
+    '/ota/fleets',
+    route((_req, res) => {
+      res.json({ items: fleets.list().map(fleetView) });
+    }),
+  );
+  router.post(
+    '/ota/fleets',
+    ...jsonBody(),
+    route(async (req, res) => {
+      const fleet = await fleets.create(req.body);
+      res.status(201).location(`${req.baseUrl}/ota/fleets/${fleet.id}`).json(fleetView(fleet));
+    }),
+  );
+  router.get(
+    '/ota/fleets/:id',
+    route((req, res) => {
+      res.json(fleetView(fleets.get(req.params.id)));
+    }),
+  );
+  router.patch(
+    '/ota/fleets/:id',
+    ...jsonBody(),
+    route(async (req, res) => {
+      res.json(fleetView(await fleets.update(req.params.id, req.body)));
+    }),
+  );
+  router.delete(
+    '/ota/fleets/:id',
+    route(async (req, res) => {
+      await fleets.remove(req.params.id);
+      res.status(204).end();
+    }),
+  );
+  router.get(
+    '/ota/fleets/:id/devices',
+    route((req, res) => {
+      res.json({ items: fleets.members(fleets.get(req.params.id)).map(deviceView) });
+    }),
+  );
 
   router.get(
     '/ota/artifacts',
