@@ -121,6 +121,9 @@ export function loadSettings(env: Env = process.env): ServerSettings {
       ota: {
         // FIELDFLOW_OTA_MAX_ARTIFACT_BYTES, default 268435456 (256 MiB): largest artifact upload.
         maxArtifactBytes: read.int('FIELDFLOW_OTA_MAX_ARTIFACT_BYTES', 256 * 1024 * 1024, 1, 16 * 1024 * 1024 * 1024),
+        // FIELDFLOW_OTA_SIGNING_KEY: a PEM file with an Ed25519 private key (openssl genpkey -algorithm ed25519).
+        // Set: every artifact is signed and devices can verify it. Unset: artifacts are not signed.
+        signingKeyFile: env.FIELDFLOW_OTA_SIGNING_KEY || undefined,
       },
     },
   };

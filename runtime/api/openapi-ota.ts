@@ -24,6 +24,7 @@ export function otaSchemas() {
         notes: { type: 'string' },
         sha256: { type: 'string' },
         size: { type: 'integer' },
+        signature: { type: 'string', nullable: true, description: 'Ed25519 over JSON.stringify({version, sha256, size}), base64' },
         createdAt: { type: 'string', format: 'date-time' },
       },
     },
@@ -36,6 +37,9 @@ const metaParams = ['name', 'version', 'models', 'notes'].map((name) => ({ name,
 export function otaPaths() {
   const fleetBody = { required: true, content: { 'application/json': { schema: { type: 'object', properties: { name: { type: 'string' }, selector: { type: 'string' }, devices: { type: 'array', items: { type: 'string' } } } } } } };
   return {
+    '/ota/signing-key': {
+      get: { summary: 'The Ed25519 public key (PEM) that artifact signatures verify with', responses: { 200: ok('Key', { type: 'object', properties: { algorithm: { type: 'string' }, publicKey: { type: 'string' } } }), 401: errors[401], 404: problem('Artifacts are not signed (FF_NOT_FOUND)') } },
+    },
     '/ota/fleets': {
       get: { summary: 'List fleets', responses: { 200: ok('Fleets', list('Fleet')), 401: errors[401] } },
       post: { summary: 'Create a fleet: a label selector, a device list, or both', requestBody: fleetBody, responses: { 201: ok('Created', ref('Fleet')), 400: problem('FF_INVALID_FLEET'), 401: errors[401], 409: problem('The name is taken (FF_CONFLICT)') } },

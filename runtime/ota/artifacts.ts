@@ -10,6 +10,7 @@ import { Errors, type FieldError } from '../errors';
 import type { Collection, Store } from '../store';
 import type { Logger } from '../log';
 import { MODEL_NAME_PATTERN } from '../devices/selector';
+import type { ManifestSigner } from './signing';
 
 /** A firmware (or any update) file and what it is for. */
 export interface Artifact {
@@ -22,6 +23,8 @@ export interface Artifact {
   notes: string;
   sha256: string;
   size: number;
+  /** Ed25519 signature (base64) of the manifest (version, sha256, size), when a signing key is configured. */
+  signature: string | null;
   createdAt: number;
 }
 
@@ -51,7 +54,7 @@ export class ArtifactStore {
   /** Lets rollouts refuse the deletion of an artifact they use. */
   private inUse: (id: string) => string | null = () => null;
 
-  constructor(private readonly deps: { dataDir: string | null; maxBytes: number; log: Logger; now: () => number }) {}
+  constructor(private readonly deps: { dataDir: string | null; maxBytes: number; signer: () => ManifestSigner | null; log: Logger; now: () => number }) {}
 
   async start(store: Store): Promise<void> {
     this.dir = this.deps.dataDir === null ? await fsp.mkdtemp(path.join(os.tmpdir(), 'fieldflow-artifacts-')) : path.join(this.deps.dataDir, 'artifacts');
@@ -121,7 +124,9 @@ export class ArtifactStore {
       if (size === 0) throw Errors.ARTIFACT_EMPTY('The upload has no bytes');
       const handle = await fsp.open(temp, 'r+');
       await handle.sync().finally(() => handle.close());
-      const artifact: Artifact = { id, ...checked, sha256: hash.digest('hex'), size, createdAt: this.deps.now() };
+      const sha256 = hash.digest('hex');
+      const signature = this.deps.signer()?.sign({ version: checked.version, sha256, size }) ?? null;
+      const artifact: Artifact = { id, ...checked, sha256, size, signature, createdAt: this.deps.now() };
       // Another upload of the same name and version may have finished while this one streamed.
       this.checkMeta(checked);
       await fsp.rename(temp, this.file(id));

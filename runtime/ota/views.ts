@@ -3,7 +3,7 @@ import type { Fleet } from './fleets';
 
 /** An artifact as the API shows it. */
 export function artifactView(a: Artifact) {
-  return { id: a.id, name: a.name, version: a.version, models: [...a.models], notes: a.notes, sha256: a.sha256, size: a.size, createdAt: new Date(a.createdAt).toISOString() };
+  return { id: a.id, name: a.name, version: a.version, models: [...a.models], notes: a.notes, sha256: a.sha256, size: a.size, signature: a.signature, createdAt: new Date(a.createdAt).toISOString() };
 }
 
 export function fleetView(f: Fleet) {

@@ -16,6 +16,15 @@ export function otaRoutes(platform: Platform): Router {
   router.use('/ota', requireUser(platform));
 
   router.get(
+    '/ota/signing-key',
+    route((_req, res) => {
+      const key = platform.ota.signingPublicKey();
+      if (!key) throw Errors.NOT_FOUND('Artifacts are not signed: no FIELDFLOW_OTA_SIGNING_KEY is configured');
+      res.json({ algorithm: 'Ed25519', publicKey: key, signs: 'JSON.stringify({version, sha256, size}) of the artifact' });
+    }),
+  );
+
+  router.get(
     '/ota/fleets',
     route((_req, res) => {
       res.json({ items: fleets.list().map(fleetView) });
