@@ -1,6 +1,6 @@
 import type { Alarm } from './service';
+import { iso } from '../views';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** An alarm as the API, events and nodes show it. */
 export function alarmView(a: Alarm) {

@@ -1,6 +1,6 @@
 import type { ChannelInfo, MessageItem, PublishResult } from './service';
+import { iso } from '../views';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export function channelView(c: ChannelInfo) {
   return {

@@ -1,6 +1,6 @@
 import type { Device } from './registry';
+import { iso } from '../views';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** A device as the API shows it: no token hash, times as ISO strings. */
 export function deviceView(d: Device) {

@@ -1,8 +1,8 @@
 import type { Delivery } from './delivery';
 import type { StoredEndpoint } from './endpoints';
 import type { Subscription } from './subscription-model';
+import { iso } from '../views';
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** An endpoint as the API shows it: its credentials only as the names of those that are set. */
 export function endpointView(e: StoredEndpoint) {

@@ -1,6 +1,6 @@
 import type { Schedule } from './service';
+import { iso } from '../views';
 
-const iso = (ms: number | null | undefined) => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
 
 export function scheduleView(s: Schedule & { nextRunAt?: number | null; lastRunAt?: number | null }) {
   return {

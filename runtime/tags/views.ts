@@ -1,5 +1,6 @@
 import type { TagSet } from './service';
+import { iso } from '../views';
 
 export function tagSetView(t: TagSet) {
-  return { appKey: t.appKey, values: t.values, types: t.types, updatedAt: t.updatedAt === null ? null : new Date(t.updatedAt).toISOString() };
+  return { appKey: t.appKey, values: t.values, types: t.types, updatedAt: iso(t.updatedAt) };
 }

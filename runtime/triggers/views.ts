@@ -1,7 +1,6 @@
 import type { Trigger } from './model';
 import type { BacktestResult } from './backtest';
-
-const iso = (ms: number) => new Date(ms).toISOString();
+import { iso } from '../views';
 
 export function triggerView(t: Trigger, running: boolean) {
   const { createdAt, updatedAt, ...rest } = t;
