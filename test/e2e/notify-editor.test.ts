@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../support/browser';
+import { launchChromium, openEditor as openEditorPage } from '../support/browser';
 import { startServer, ADMIN_PASSWORD, type ServerProcess } from '../support/server';
 import { Api } from '../support/http';
 import { editorToken } from '../support/nodered';
@@ -84,20 +84,7 @@ describe('the Notifications sidebar in the real editor', function () {
   /** The editor, logged in, with the Fieldflow palette loaded. */
   async function openEditor(): Promise<Page> {
     browser ??= await launchChromium();
-    const page = await (await browser.newContext()).newPage();
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
-    await page.goto(server.httpUrl);
-    await page.locator('#node-dialog-login-username').fill('admin');
-    await page.locator('#node-dialog-login-password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Login' }).click();
-    await page.waitForFunction(() => {
-      const RED = (window as any).RED;
-      return RED?.nodes?.getType('notify in') && RED.workspaces.active();
-    });
-    return page;
+    return openEditorPage(browser, server.httpUrl, ADMIN_PASSWORD, problems);
   }
 
   it('creates a webhook endpoint in the sidebar, shows its real signing secret once, and resends a dead letter', async () => {
