@@ -124,6 +124,9 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         // FIELDFLOW_OTA_SIGNING_KEY: a PEM file with an Ed25519 private key (openssl genpkey -algorithm ed25519).
         // Set: every artifact is signed and devices can verify it. Unset: artifacts are not signed.
         signingKeyFile: env.FIELDFLOW_OTA_SIGNING_KEY || undefined,
+        // FIELDFLOW_PUBLIC_URL: how devices reach this server over HTTP (https://iot.example.com), used in
+        // the download URLs of OTA offers. Unset: offers carry a path and devices add their own base URL.
+        publicUrl: env.FIELDFLOW_PUBLIC_URL || undefined,
       },
     },
   };

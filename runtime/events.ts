@@ -3,6 +3,7 @@ import type { TriggerFire } from './triggers/model';
 import type { AlarmView } from './alarms/views';
 import type { Severity } from './alarms/severity';
 import type { DeliveryView } from './notify/views';
+import type { RolloutView, UpdateView } from './ota/views';
 
 /**
  * The device fields every event carries, so a consumer need not look the device up.
@@ -88,6 +89,33 @@ export interface DeliveryEvent {
   ts: number;
 }
 
+/** A rollout changed: created, started, a wave began, paused, resumed, halted, cancelled, completed. */
+export interface OtaRolloutEvent {
+  type: 'OtaRollout';
+  action: 'created' | 'started' | 'wave' | 'paused' | 'resumed' | 'halted' | 'cancelled' | 'completed';
+  rollout: RolloutView;
+  ts: number;
+}
+
+/** One device's update changed state (or reported progress). */
+export interface OtaUpdateEvent {
+  type: 'OtaUpdate';
+  device: DeviceRef;
+  rollout: { id: string; name: string };
+  update: UpdateView;
+  ts: number;
+}
+
+/** One device's update failed: for notification subscriptions (`OtaFailed`). */
+export interface OtaFailedEvent {
+  type: 'OtaFailed';
+  device: DeviceRef;
+  rollout: { id: string; name: string; version: string };
+  update: UpdateView;
+  reason: string;
+  ts: number;
+}
+
 export type PlatformEvent =
   | MessageCreateEvent
   | AggregateUpdateEvent
@@ -96,7 +124,10 @@ export type PlatformEvent =
   | AlarmEvent
   | ScheduleEvent
   | CustomEvent
-  | DeliveryEvent;
+  | DeliveryEvent
+  | OtaRolloutEvent
+  | OtaUpdateEvent
+  | OtaFailedEvent;
 export type EventType = PlatformEvent['type'];
 export type EventOf<T extends EventType> = Extract<PlatformEvent, { type: T }>;
 type Handler<T extends EventType> = (event: EventOf<T>) => void;

@@ -14,6 +14,7 @@ import { TriggerService } from './triggers/service';
 import { ScheduleService } from './schedule/service';
 import { NotifyService } from './notify/service';
 import { OtaService } from './ota/service';
+import { MessageDedupe } from './broker/dedupe';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -63,7 +64,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const alarms = new AlarmService({ devices, events, now });
   const triggers = new TriggerService({ store, devices, channels, alarms, events, log, now });
   const schedules = new ScheduleService({ events, log, now });
-  const ota = new OtaService({ options: options.ota, dataDir, devices, log, now });
+  const ota = new OtaService({ options: options.ota, dataDir, devices, tags, alarms, events, log, now });
+  const dedupe = new MessageDedupe();
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
@@ -73,6 +75,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     await triggers.dropDevice(deviceId);
     await alarms.dropDevice(deviceId);
     await channels.dropDevice(deviceId);
+    dedupe.drop(deviceId);
   });
 
   return {
@@ -103,10 +106,13 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await schedules.start(store);
       await notify.start(store);
       await ota.start(store);
+      await dedupe.start(store);
       const admin = await auth.ensureAdmin();
-      broker = await Broker.create({ devices, channels, tags, events, options, log, now });
+      broker = await Broker.create({ devices, channels, tags, ota, dedupe, events, options, log, now });
+      ota.attach(broker);
       statusTimer = setInterval(() => {
         devices.flushStatus().catch((err) => log.error('device status flush failed', { error: err.message }));
+        dedupe.flush().catch((err) => log.error('de-duplication state flush failed', { error: err.message }));
       }, STATUS_FLUSH_MS);
       statusTimer.unref();
       return { admin };
@@ -120,6 +126,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       channels.refuse();
       if (broker) await broker.close();
       await triggers.stop();
+      await ota.stop();
+      await dedupe.flush().catch((err) => log.error('de-duplication state flush failed', { error: err.message }));
       // After triggers: the alarms their last fires raised are still routed to the outbox.
       await notify.stop();
       await channels.stop();

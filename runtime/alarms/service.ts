@@ -18,8 +18,8 @@ export interface Alarm {
   acknowledged: boolean;
   /** How many times it was raised while open. */
   count: number;
-  /** Who raised it: a trigger, a flow, or a REST user. */
-  source: { kind: 'trigger' | 'flow' | 'api'; id?: string };
+  /** Who raised it: a trigger, a flow, a REST user, or an OTA rollout (`ota`, with the rollout id). */
+  source: { kind: 'trigger' | 'flow' | 'api' | 'ota'; id?: string };
   createdAt: number;
   updatedAt: number;
   lastRaisedAt: number;

@@ -12,6 +12,7 @@ import { alarmRoutes } from './routes/alarms';
 import { scheduleRoutes } from './routes/schedules';
 import { notificationRoutes } from './routes/notifications';
 import { otaRoutes } from './routes/ota';
+import { rolloutRoutes } from './routes/ota-rollouts';
 
 /** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
 export function createApiRouter(platform: Platform): Router {
@@ -25,6 +26,8 @@ export function createApiRouter(platform: Platform): Router {
   router.use(authRoutes(platform));
   router.use(channelRoutes(platform));
   router.use(tagRoutes(platform));
+  // Before deviceRoutes: a device token may download its offered artifact under /devices/{id}.
+  router.use(rolloutRoutes(platform));
   router.use(deviceRoutes(platform));
   router.use(triggerRoutes(platform));
   router.use(alarmRoutes(platform));

@@ -18,7 +18,7 @@ const checks = {
 
 export type CheckName = keyof typeof checks;
 /** What the broker does with a publish that passed the check. */
-export type Route = 'channel' | 'tags';
+export type Route = 'channel' | 'tags' | 'otaStatus';
 
 export interface AclRule {
   pattern: string;
@@ -29,6 +29,10 @@ export interface AclRule {
 export const PUBLISH_ACL: readonly AclRule[] = [
   { pattern: 'devices/{device}/channels/{channel}', check: 'ownDevice', route: 'channel' },
   { pattern: 'devices/{device}/tags/{appKey}', check: 'ownDevice', route: 'tags' },
+  // The same with a client message id, for de-duplication of resends (docs/mqtt.md).
+  { pattern: 'devices/{device}/channels/{channel}/{messageId}', check: 'ownDevice', route: 'channel' },
+  { pattern: 'devices/{device}/tags/{appKey}/{messageId}', check: 'ownDevice', route: 'tags' },
+  { pattern: 'devices/{device}/ota/status', check: 'ownDevice', route: 'otaStatus' },
 ];
 
 export const SUBSCRIBE_ACL: readonly AclRule[] = [

@@ -13,6 +13,13 @@ import type { EventBus } from '../events';
 import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize, type AclMatch } from './acl';
 import { guardPacketSize } from './packet-guard';
 import { Presence } from './presence';
+import { parseMessageId, type MessageDedupe } from './dedupe';
+
+/** Where device reports on OTA updates go (`devices/{id}/ota/status`). */
+export interface OtaReports {
+  /** Resolves when the report is applied; rejects with a catalog error when it is refused. */
+  report(deviceId: string, payload: Buffer): Promise<void>;
+}
 
 /** Where a publish that was acknowledged but refused goes: no client can subscribe to `$` topics. */
 const DROPPED_TOPIC = '$fieldflow/dropped';
@@ -36,6 +43,8 @@ export interface BrokerDeps {
   devices: DeviceRegistry;
   channels: ChannelService;
   tags: TagService;
+  ota: OtaReports;
+  dedupe: MessageDedupe;
   events: EventBus;
   options: PlatformOptions;
   log: Logger;
@@ -210,8 +219,17 @@ export class Broker {
   private store(session: Session, match: AclMatch, packet: PublishPacket): Promise<void> {
     const { deviceId } = session;
     const payload = packet.payload as Buffer;
-    const channel = match.rule.route === 'tags' ? `tags/${match.params.appKey}` : match.params.channel;
-    const stored = match.rule.route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    const { route } = match.rule;
+    const channel = route === 'tags' ? `tags/${match.params.appKey}` : route === 'otaStatus' ? 'ota/status' : match.params.channel;
+    const write = (): Promise<unknown> =>
+      route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    let stored: Promise<unknown>;
+    try {
+      const messageId = match.params.messageId;
+      stored = messageId === undefined ? write() : this.deps.dedupe.once(deviceId, parseMessageId(messageId), () => write().then(() => undefined));
+    } catch (err) {
+      stored = Promise.reject(err);
+    }
     return stored.then(
       () => undefined,
       (err: Error) => {
@@ -223,7 +241,7 @@ export class Broker {
             device: session.deviceId,
             channel: channel.slice(0, 80),
             code: err.code,
-            bytes: (packet.payload as Buffer).length,
+            bytes: payload.length,
           });
           packet.topic = DROPPED_TOPIC;
           return;
@@ -300,5 +318,14 @@ export class Broker {
 
   private publishRetained(topic: string, payload: string): void {
     this.aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: true, dup: false }, () => undefined);
+  }
+
+  /**
+   * Publish to a device's own namespace (`devices/{id}/<subtopic>`): offers, config, commands.
+   * An empty retained payload removes the retained message [MQTT-3.3.1-10].
+   */
+  publishToDevice(deviceId: string, subtopic: string, payload: string, options: { retain: boolean; qos: 0 | 1 }): Promise<void> {
+    const packet = { cmd: 'publish' as const, topic: `devices/${deviceId}/${subtopic}`, payload: Buffer.from(payload), qos: options.qos, retain: options.retain, dup: false };
+    return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 }

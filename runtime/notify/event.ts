@@ -41,6 +41,17 @@ export function toNotifyEvent(event: PlatformEvent): NotifyEvent | null {
     case 'DeviceConnect':
     case 'DeviceDisconnect':
       return { id: `${event.device.id}:${event.type}:${event.ts}`, type: event.type === 'DeviceConnect' ? 'DeviceOnline' : 'DeviceOffline', ts: event.ts, device: event.device, severity: null, key: 'presence' };
+    case 'OtaFailed':
+      return {
+        id: `${event.update.id}:OtaFailed`,
+        type: 'OtaFailed',
+        ts: event.ts,
+        device: event.device,
+        severity: 'major',
+        key: event.rollout.id,
+        message: event.reason,
+        data: { rollout: event.rollout, update: event.update },
+      };
     case 'Custom':
       return { id: event.id, type: 'Custom', ts: event.ts, device: event.device, severity: event.severity, key: event.name, name: event.name, message: event.message, data: event.data };
     default:

@@ -80,7 +80,7 @@ interface VapidDoc {
   createdAt: number;
 }
 
-/** The event bus types behind each event type a subscription can name. OtaFailed has none yet: OTA rollouts (the next issue) will emit it. */
+/** The event bus types behind each event type a subscription can name. */
 const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
   AlarmRaised: ['AlarmRaised'],
   AlarmUpdated: ['AlarmUpdated'],
@@ -89,7 +89,7 @@ const BUS_TYPES: Record<NotifyEventType, EventType[]> = {
   TriggerFired: ['TriggerFired'],
   DeviceOffline: ['DeviceDisconnect'],
   DeviceOnline: ['DeviceConnect'],
-  OtaFailed: [],
+  OtaFailed: ['OtaFailed'],
   Custom: ['Custom'],
 };
 

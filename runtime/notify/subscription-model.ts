@@ -6,7 +6,7 @@ import { checkCron } from '../schedule/cron';
 import { HHMM_PATTERN, type QuietHours, type ThrottleSpec } from './policy';
 import { checkTemplates, type Template } from './templates';
 
-/** Event types a subscription can match. OtaFailed is for OTA rollouts, which do not exist yet. */
+/** Event types a subscription can match. */
 export const NOTIFY_EVENT_TYPES = ['AlarmRaised', 'AlarmUpdated', 'AlarmAcked', 'AlarmCleared', 'TriggerFired', 'DeviceOffline', 'DeviceOnline', 'OtaFailed', 'Custom'] as const;
 export type NotifyEventType = (typeof NOTIFY_EVENT_TYPES)[number];
 

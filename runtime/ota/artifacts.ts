@@ -148,7 +148,7 @@ export class ArtifactStore {
   async remove(id: string): Promise<void> {
     this.get(id);
     const user = this.inUse(id);
-    if (user) throw Errors.CONFLICT(`The artifact is used by ${user}; finish or cancel it first`);
+    if (user) throw Errors.ARTIFACT_IN_USE(`The artifact is used by ${user}; let it finish or cancel it first`);
     this.artifacts.delete(id);
     await this.collection.remove(id);
     await fsp.rm(this.file(id), { force: true });

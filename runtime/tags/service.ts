@@ -44,8 +44,14 @@ export interface TagServiceDeps {
 export class TagService {
   private readonly declared = new Map<string, Record<string, TagType>>();
   private collection!: Collection<TypesDoc>;
+  private readonly committed: Array<(deviceId: string, appKey: string, values: Record<string, TagValue | null>) => void> = [];
 
   constructor(private readonly deps: TagServiceDeps) {}
+
+  /** Call `listener` after every stored commit (OTA watches the `firmware` tag), with the values as committed. */
+  onCommit(listener: (deviceId: string, appKey: string, values: Record<string, TagValue | null>) => void): void {
+    this.committed.push(listener);
+  }
 
   async start(store: Store): Promise<void> {
     this.collection = await store.collection<TypesDoc>('tag_types');
@@ -105,6 +111,7 @@ export class TagService {
     assertTagName(appKey, 'appKey');
     this.check(appKey, values);
     const result: PublishResult = await this.deps.channels.publishInternal(deviceId, TAGS_CHANNEL, { [appKey]: values }, { whileStopping: false });
+    for (const listener of this.committed) listener(deviceId, appKey, values);
     const data = (result.aggregate.data as Record<string, unknown> | null)?.[appKey];
     return {
       appKey,

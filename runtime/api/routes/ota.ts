@@ -1,5 +1,4 @@
-import fs from 'node:fs';
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
 import busboy from 'busboy';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
@@ -8,6 +7,7 @@ import { requireUser } from '../auth';
 import { artifactView, fleetView } from '../../ota/views';
 import { deviceView } from '../../devices/views';
 import type { Artifact, ArtifactMeta } from '../../ota/artifacts';
+import { sendArtifact } from './ota-download';
 
 /** OTA over REST. Artifact uploads are streamed to disk, never parsed into memory. */
 export function otaRoutes(platform: Platform): Router {
@@ -97,7 +97,7 @@ export function otaRoutes(platform: Platform): Router {
 
   router.get(
     '/ota/artifacts/:id/download',
-    route((req, res) => download(platform, req, res)),
+    route((req, res) => sendArtifact(platform, platform.ota.artifacts.get(req.params.id), req, res)),
   );
 
   return router;
@@ -149,37 +149,4 @@ function refuseDeclaredOversize(platform: Platform, req: Request): void {
   const declared = Number(req.headers['content-length']);
   const limit = platform.options.ota.maxArtifactBytes;
   if (Number.isFinite(declared) && declared > limit + 64 * 1024) throw Errors.ARTIFACT_TOO_LARGE(`Artifacts may be at most ${limit} bytes (FIELDFLOW_OTA_MAX_ARTIFACT_BYTES)`);
-}
-
-/** The file, whole or one byte range (RFC 9110 §14), so an interrupted download resumes. */
-function download(platform: Platform, req: Request, res: Response): void {
-  const artifact = platform.ota.artifacts.get(req.params.id);
-  const size = artifact.size;
-  let start = 0;
-  let end = size - 1;
-  const header = req.headers.range;
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('ETag', `"${artifact.sha256}"`);
-  res.setHeader('Content-Type', 'application/octet-stream');
-  res.setHeader('Digest', `sha-256=${Buffer.from(artifact.sha256, 'hex').toString('base64')}`);
-  if (header && (!req.headers['if-range'] || req.headers['if-range'] === `"${artifact.sha256}"`)) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-    if (m && (m[1] !== '' || m[2] !== '')) {
-      if (m[1] === '') {
-        start = Math.max(0, size - Number(m[2]));
-      } else {
-        start = Number(m[1]);
-        if (m[2] !== '') end = Math.min(end, Number(m[2]));
-      }
-    }
-    if (!m || (m[1] === '' && m[2] === '') || start >= size || start > end) {
-      res.setHeader('Content-Range', `bytes */${size}`);
-      throw Errors.RANGE_NOT_SATISFIABLE(`The artifact has ${size} bytes; ask for a range within them (bytes=<first>-<last>)`);
-    }
-    res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-  }
-  res.setHeader('Content-Length', String(end - start + 1));
-  const stream = fs.createReadStream(platform.ota.artifacts.file(artifact.id), { start, end });
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
 }

@@ -11,9 +11,18 @@ describe('the MQTT ACL table', () => {
   });
 
   it("denies publishing to another device's topics or outside the namespace", () => {
-    for (const topic of ['devices/bbbb-2/channels/telemetry', 'devices/aaaa-1/status', 'devices/aaaa-1/channels/a/b', 'devices/aaaa-1', 'other', '$SYS/x', 'devices//channels/x']) {
+    for (const topic of ['devices/bbbb-2/channels/telemetry', 'devices/aaaa-1/status', 'devices/aaaa-1/channels/a/b/c', 'devices/aaaa-1/ota', 'devices/aaaa-1/ota/rejected', 'devices/aaaa-1', 'other', '$SYS/x', 'devices//channels/x']) {
       assert.equal(authorize(PUBLISH_ACL, topic, me), null, topic);
     }
+  });
+
+  it('routes a publish with a client message id to ingestion with that id, and OTA reports to OTA', () => {
+    const m = authorize(PUBLISH_ACL, 'devices/aaaa-1/channels/telemetry/p1-42', me);
+    assert.deepEqual([m?.rule.route, m?.params.channel, m?.params.messageId], ['channel', 'telemetry', 'p1-42']);
+    const t = authorize(PUBLISH_ACL, 'devices/aaaa-1/tags/device/p1-43', me);
+    assert.deepEqual([t?.rule.route, t?.params.appKey, t?.params.messageId], ['tags', 'device', 'p1-43']);
+    assert.equal(authorize(PUBLISH_ACL, 'devices/aaaa-1/ota/status', me)?.rule.route, 'otaStatus');
+    assert.equal(authorize(PUBLISH_ACL, 'devices/bbbb-2/ota/status', me), null);
   });
 
   it('lets a device subscribe anywhere under its own id, wildcards included', () => {
