@@ -5,6 +5,7 @@ import { EventBus } from './events';
 import { NedbStore, type Store } from './store';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
+import { DeviceConfigService } from './devices/config';
 import { ChannelService } from './channels/service';
 import { AuthService } from './auth/service';
 import { Broker } from './broker';
@@ -32,6 +33,8 @@ export interface Platform {
   readonly log: Logger;
   readonly events: EventBus;
   readonly devices: DeviceRegistry;
+  /** Device configuration (retained on `devices/{id}/config`) and commands (`devices/{id}/commands/{name}`). */
+  readonly deviceConfig: DeviceConfigService;
   readonly channels: ChannelService;
   readonly auth: AuthService;
   readonly tags: TagService;
@@ -58,6 +61,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);
+  const deviceConfig = new DeviceConfigService({ devices, limits: options.ingest, log, now });
   const channels = new ChannelService({ store, devices, events, ids, options, log, now });
   const auth = new AuthService(options.auth, now);
   const tags = new TagService({ channels, devices, limits: options.ingest });
@@ -75,6 +79,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     await triggers.dropDevice(deviceId);
     await alarms.dropDevice(deviceId);
     await channels.dropDevice(deviceId);
+    await deviceConfig.dropDevice(deviceId);
     dedupe.drop(deviceId);
   });
 
@@ -83,6 +88,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     log,
     events,
     devices,
+    deviceConfig,
     channels,
     auth,
     tags,
@@ -98,6 +104,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     async start() {
       await store.open();
       await devices.start(store);
+      await deviceConfig.start(store);
       await channels.start();
       await auth.start(store);
       await tags.start(store);
@@ -110,6 +117,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       const admin = await auth.ensureAdmin();
       broker = await Broker.create({ devices, channels, tags, ota, dedupe, events, options, log, now });
       ota.attach(broker);
+      deviceConfig.attach(broker);
       statusTimer = setInterval(() => {
         devices.flushStatus().catch((err) => log.error('device status flush failed', { error: err.message }));
         dedupe.flush().catch((err) => log.error('de-duplication state flush failed', { error: err.message }));

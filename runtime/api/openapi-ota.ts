@@ -72,7 +72,7 @@ export function otaPaths() {
     '/ota/artifacts/{id}': {
       parameters: [idParam('artifact')],
       get: { summary: 'Get an artifact', responses: { 200: ok('Artifact', ref('Artifact')), 401: errors[401], 404: notFound('FF_ARTIFACT_NOT_FOUND') } },
-      delete: { summary: 'Delete an artifact', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_ARTIFACT_NOT_FOUND'), 409: problem('In use (FF_CONFLICT)') } },
+      delete: { summary: 'Delete an artifact', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_ARTIFACT_NOT_FOUND'), 409: problem('Used by an active rollout (FF_ARTIFACT_IN_USE)') } },
     },
     '/ota/artifacts/{id}/download': {
       parameters: [idParam('artifact')],

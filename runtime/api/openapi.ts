@@ -19,6 +19,7 @@ import { triggerSpecSchema } from '../triggers/model';
 import { errors, idParam, json, list, notFound, oas, ok, problem, queryParams, ref } from './openapi-helpers';
 import { notificationPaths, notificationSchemas } from './openapi-notifications';
 import { otaPaths, otaSchemas } from './openapi-ota';
+import { rolloutPaths, rolloutSchemas } from './openapi-rollouts';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
@@ -45,6 +46,7 @@ export function openApiDocument() {
       schemas: {
         ...notificationSchemas(),
         ...otaSchemas(),
+        ...rolloutSchemas(),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -372,6 +374,7 @@ export function openApiDocument() {
       },
       ...notificationPaths(),
       ...otaPaths(),
+      ...rolloutPaths(),
       '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI', { type: 'object' }) } } },
