@@ -150,6 +150,7 @@ export class FieldflowDevice extends EventEmitter<DeviceEvents> {
   private lastConfig: DeviceConfig | null = null;
   private lastConfigJson: string | null = null;
   private readonly recentCommands: string[] = [];
+  private readonly agents = new Set<OtaAgent>();
   private readonly maxInFlight: number;
   private readonly maxPayloadBytes: number;
 
@@ -277,9 +278,10 @@ export class FieldflowDevice extends EventEmitter<DeviceEvents> {
     };
   }
 
-  /** Start an OTA agent for this device (see {@link OtaAgent}). */
+  /** Start an OTA agent for this device (see {@link OtaAgent}); close() stops it. */
   ota(options: OtaAgentOptions): OtaAgent {
     const agent = new OtaAgent(this, options);
+    this.agents.add(agent);
     agent.start();
     return agent;
   }
@@ -294,12 +296,15 @@ export class FieldflowDevice extends EventEmitter<DeviceEvents> {
   }
 
   /**
-   * Disconnect and release the queue. With `drainMs` (default 2000) it first waits that long for
+   * Stop the OTA agents, disconnect and release the queue. With `drainMs` (default 2000) it first waits that long for
    * queued messages to be acknowledged; what is left stays in the queue directory for the next start.
    * Publishes still pending reject with {@link DeviceClosedError}.
    */
   async close(options: { drainMs?: number } = {}): Promise<void> {
     if (this.closed) return;
+    // A download in progress stops and keeps its partial file for the next start.
+    for (const agent of this.agents) agent.stop();
+    this.agents.clear();
     const drainMs = options.drainMs ?? 2000;
     if (this.opening && drainMs > 0 && this.isConnected) await this.flush(drainMs).catch(() => undefined);
     this.closed = true;

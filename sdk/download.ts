@@ -1,9 +1,6 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DownloadAbortedError, DownloadError, HttpStatusError } from './errors';
 
 /** Options of {@link download}. */
@@ -156,22 +153,22 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       have = 0;
     }
     if (total === undefined) total = options.expectedSize;
+    // Each chunk is written before the next is read, so every byte received is on disk when the
+    // connection breaks, and the resume asks only for what never arrived.
     let bytes = have;
-    const count = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
+    const out = await fsp.open(part, flags);
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
         result.bytesFetched += chunk.length;
+        await out.write(chunk);
         bytes += chunk.length;
         options.onProgress?.(bytes, total, result.bytesFetched);
-        cb(null, chunk);
-      },
-    });
-    const out = fs.createWriteStream(`${options.file}.part`, { flags });
-    try {
-      await pipeline(res, count, out);
+      }
     } finally {
-      await fsyncFile(`${options.file}.part`);
+      await out.sync().catch(() => undefined);
+      await out.close();
     }
-    const size = await sizeOf(`${options.file}.part`);
+    const size = await sizeOf(part);
     if (total !== undefined && size < total) return 'retry';
     return 'complete';
   }
@@ -214,19 +211,6 @@ async function sizeOf(file: string): Promise<number> {
     return (await fsp.stat(file)).size;
   } catch {
     return 0;
-  }
-}
-
-async function fsyncFile(file: string): Promise<void> {
-  try {
-    const h = await fsp.open(file, 'r+');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-  } catch {
-    // Missing file (nothing was written): nothing to sync.
   }
 }
 

@@ -82,7 +82,7 @@ export interface OtaUpdateStats {
 export interface OtaAgentEvents {
   /** An offer to act on arrived. */
   offer: [offer: OtaOffer];
-  /** A report was published on `ota/status`. */
+  /** A report on `ota/status` was acknowledged by the server (reports are sent in order, so they arrive in order). */
   report: [report: OtaReport];
   /** Download progress (as reported, throttled). */
   progress: [stats: OtaUpdateStats];
@@ -335,13 +335,13 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
   }
 
   private async report(report: OtaReport): Promise<void> {
-    this.emit('report', report);
     try {
       await this.device.publishDirect('ota/status', JSON.stringify(report));
     } catch (err) {
       this.fail(err as Error);
       throw err;
     }
+    this.emit('report', report);
   }
 
   private fail(err: Error): void {

@@ -10,6 +10,7 @@ import type { Api } from '../../support/http';
 export class CuttingProxy {
   private readonly sockets = new Set<net.Socket>();
   private cuts: number[] = [];
+  private stalls: number[] = [];
   private refusing = false;
   /** Connections accepted so far. */
   connections = 0;
@@ -32,6 +33,11 @@ export class CuttingProxy {
   /** The next connection (and the ones after it, one value each) is cut once the server has sent it this many bytes. */
   cutAfter(...downstreamBytes: number[]): void {
     this.cuts.push(...downstreamBytes);
+  }
+
+  /** The next connection stops passing the server's bytes (without closing) once it has passed this many. */
+  stallAfter(downstreamBytes: number): void {
+    this.stalls.push(downstreamBytes);
   }
 
   /** Cut every open connection now. */
@@ -57,6 +63,7 @@ export class CuttingProxy {
       return;
     }
     const limit = this.cuts.shift();
+    const stall = this.stalls.shift();
     const upstream = net.connect(port, host);
     this.sockets.add(client);
     this.sockets.add(upstream);
@@ -71,6 +78,14 @@ export class CuttingProxy {
     upstream.on('error', close).on('close', close);
     client.on('data', (d) => upstream.write(d));
     upstream.on('data', (d: Buffer) => {
+      if (stall !== undefined && sent + d.length >= stall) {
+        const part = d.subarray(0, Math.max(0, stall - sent));
+        this.downstreamBytes += part.length;
+        client.write(part);
+        sent = stall;
+        upstream.pause();
+        return;
+      }
       if (limit !== undefined && sent + d.length >= limit) {
         const part = d.subarray(0, Math.max(0, limit - sent));
         this.downstreamBytes += part.length;
