@@ -42,7 +42,7 @@ describe('the quick start, end to end', function () {
     const auth = { authorization: `Bearer ${await editorToken(server.httpUrl, ADMIN_PASSWORD)}` };
     const nodes = await (await fetch(`${server.httpUrl}/nodes`, { headers: { ...auth, accept: 'application/json' } })).json();
     const ours = nodes.filter((n: any) => n.module === '@fieldflow/nodes');
-    const types = ['aggregate', 'alarm', 'alarm in', 'channel in', 'channel out', 'device status', 'device trigger', 'history', 'notify', 'notify in', 'schedule', 'tag'];
+    const types = ['aggregate', 'alarm', 'alarm in', 'channel in', 'channel out', 'device status', 'device trigger', 'history', 'notify', 'notify in', 'ota in', 'ota rollout', 'schedule', 'tag'];
     assert.deepEqual(ours.flatMap((n: any) => n.types).sort(), types);
     assert.ok(ours.every((n: any) => n.enabled && !n.err), JSON.stringify(ours.map((n: any) => n.err)));
     const settings = await (await fetch(`${server.httpUrl}/settings`, { headers: auth })).json();
