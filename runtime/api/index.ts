@@ -4,6 +4,7 @@ import { Errors } from '../errors';
 import { errorHandler } from './problem';
 import { authRoutes } from './routes/auth';
 import { deviceRoutes } from './routes/devices';
+import { deviceConfigRoutes } from './routes/device-config';
 import { channelRoutes } from './routes/channels';
 import { metaRoutes } from './routes/meta';
 import { tagRoutes } from './routes/tags';
@@ -29,6 +30,7 @@ export function createApiRouter(platform: Platform): Router {
   // Before deviceRoutes: a device token may download its offered artifact under /devices/{id}.
   router.use(rolloutRoutes(platform));
   router.use(deviceRoutes(platform));
+  router.use(deviceConfigRoutes(platform));
   router.use(triggerRoutes(platform));
   router.use(alarmRoutes(platform));
   router.use(scheduleRoutes(platform));

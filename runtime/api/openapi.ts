@@ -19,6 +19,7 @@ import { triggerSpecSchema } from '../triggers/model';
 import { errors, idParam, json, list, notFound, oas, ok, problem, queryParams, ref } from './openapi-helpers';
 import { notificationPaths, notificationSchemas } from './openapi-notifications';
 import { otaPaths, otaSchemas } from './openapi-ota';
+import { deviceConfigPaths } from './openapi-devices-config';
 import { rolloutPaths, rolloutSchemas } from './openapi-rollouts';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
@@ -372,6 +373,7 @@ export function openApiDocument() {
         },
         delete: { summary: 'Delete a schedule', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
       },
+      ...deviceConfigPaths(),
       ...notificationPaths(),
       ...otaPaths(),
       ...rolloutPaths(),

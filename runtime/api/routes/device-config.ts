@@ -2,7 +2,7 @@ import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { Platform } from '../../index';
 import { rawJsonBody, route } from '../http';
 import { requireUser } from '../auth';
-import { Errors } from '../../errors';
+import { Errors, isFieldflowError } from '../../errors';
 import { parsePayload } from '../../channels/payload';
 import { commandView, configView } from '../../devices/config';
 
@@ -18,9 +18,19 @@ function tooLargeAs(invalid: InvalidError, what: string): ErrorRequestHandler {
   };
 }
 
-/** The body as any JSON value (not only objects and arrays), so a string gets the resource's own error. */
-function parsed(raw: unknown, maxDepth: number): unknown {
-  return parsePayload(raw as Buffer, { maxPayloadBytes: Infinity, maxDepth }).data;
+/**
+ * The body as any JSON value (not only objects and arrays), so a string gets the resource's own
+ * error rather than a parse error. Text that is not JSON stays FF_MALFORMED_JSON.
+ */
+function parsed(raw: unknown, maxDepth: number, invalid: InvalidError): unknown {
+  // Without a body, body-parser leaves no Buffer.
+  if (!Buffer.isBuffer(raw)) throw Errors.MALFORMED_JSON('The body is empty; send a JSON object');
+  try {
+    return parsePayload(raw, { maxPayloadBytes: Infinity, maxDepth }).data;
+  } catch (err) {
+    if (isFieldflowError(err) && err.code === Errors.PAYLOAD_TOO_DEEP.code) throw invalid(err.message);
+    throw err;
+  }
 }
 
 /** Device configuration and commands (docs/api.md#device-config-and-commands). */
@@ -53,7 +63,7 @@ export function deviceConfigRoutes(platform: Platform): Router {
     tooLargeAs(Errors.INVALID_CONFIG, 'The configuration'),
     route(async (req, res) => {
       platform.devices.require(req.params.id);
-      res.json(configView(await deviceConfig.set(req.params.id, parsed(req.body, maxDepth))));
+      res.json(configView(await deviceConfig.set(req.params.id, parsed(req.body, maxDepth, Errors.INVALID_CONFIG))));
     }),
   );
 
@@ -64,12 +74,12 @@ export function deviceConfigRoutes(platform: Platform): Router {
     tooLargeAs(Errors.INVALID_COMMAND, 'The command'),
     route(async (req, res) => {
       platform.devices.require(req.params.id);
-      const body = Buffer.isBuffer(req.body) ? parsed(req.body, maxDepth) : {};
+      const body = Buffer.isBuffer(req.body) ? parsed(req.body, maxDepth, Errors.INVALID_COMMAND) : {};
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw Errors.INVALID_COMMAND('The body is a JSON object: {"args": {...}}');
       const unknown = Object.keys(body).filter((k) => k !== 'args');
       if (unknown.length) throw Errors.INVALID_COMMAND(`Unknown field "${unknown[0].slice(0, 64)}"; the body is {"args": {...}}`);
       const { args } = body as { args?: unknown };
-      res.status(202).json(commandView(await deviceConfig.send(req.params.id, req.params.name, args ?? {})));
+      res.status(202).json(commandView(await deviceConfig.send(req.params.id, req.params.name, args === undefined ? {} : args)));
     }),
   );
 
