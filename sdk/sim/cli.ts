@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+import { parseArgs, USAGE, UsageError, type SimOptions } from './args';
+import { provision } from './provision';
+import { Simulation } from './simulation';
+
+const STATUS_EVERY_MS = 10_000;
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+function status(sim: Simulation, final = false): string {
+  const c = sim.counters();
+  const link = final ? `${c.devices} device(s)` : `${c.connected}/${c.devices} connected`;
+  return `${link}, ${c.sent} messages sent, ${c.queued} queued, ${c.dropped} dropped; OTA ${c.installed} installed, ${c.failed} failed`;
+}
+
+async function run(options: SimOptions): Promise<void> {
+  const log = (line: string) => process.stdout.write(`[${stamp()}] ${line}\n`);
+  const state = await provision(options, log);
+  const sim = new Simulation(options, state, log);
+  const devices = await sim.start();
+
+  process.stdout.write(
+    [
+      `fieldflow-sim: ${devices.length} device(s) of model ${options.model}`,
+      `  server      ${options.url}   MQTT ${options.mqttUrl}`,
+      `  telemetry   ${sim.profileName}, every ${options.intervalSeconds} s`,
+      `  OTA         ${state.signingPublicKey ? 'signatures verified with the platform key' : 'SHA-256 verified (no signing key on the server)'}; installs take ${options.installSeconds} s`,
+      `  state file  ${options.stateFile}`,
+      ...devices.slice(0, 20).map(({ record, failure }) => `  ${record.name.padEnd(20)} ${record.id}  v${record.firmware}${failure ? `  fails OTA: ${failure}` : ''}`),
+      ...(devices.length > 20 ? [`  ... and ${devices.length - 20} more`] : []),
+      'running; Ctrl-C to stop',
+      '',
+    ].join('\n'),
+  );
+
+  const ticker = options.quiet ? undefined : setInterval(() => log(status(sim)), STATUS_EVERY_MS);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) {
+        process.stdout.write('stopping at once\n');
+        process.exit(130);
+      }
+      stopping = true;
+      clearTimeout(deadline);
+      log(`${why}: stopping (sending what is queued, up to 2 s; Ctrl-C again to quit at once)`);
+      clearInterval(ticker);
+      void sim.stop().then(() => {
+        log(`stopped: ${status(sim, true)}`);
+        resolve();
+      });
+    };
+    const deadline = options.durationSeconds === undefined ? undefined : setTimeout(() => stop(`${options.durationSeconds} s elapsed`), options.durationSeconds * 1000);
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+async function main(): Promise<void> {
+  let options: SimOptions;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`fieldflow-sim: ${err.message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  if (options.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  try {
+    await run(options);
+  } catch (err) {
+    const e = err as Error & { cause?: Error };
+    const cause = e.cause?.message ? ` (${e.cause.message})` : '';
+    process.stderr.write(`fieldflow-sim: ${e.message}${cause}\n`);
+    process.exit(1);
+  }
+}
+
+void main();
