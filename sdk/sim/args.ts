@@ -36,6 +36,7 @@ export interface SimOptions {
 /** A command line that cannot be run; the CLI prints it with the usage and exits 2. */
 export class UsageError extends Error {}
 
+/** What `--help` prints. */
 export const USAGE = `Usage: npx fieldflow-sim [options]
 
 Runs virtual Fieldflow devices: each publishes telemetry at an interval and takes OTA updates with

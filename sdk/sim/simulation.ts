@@ -69,6 +69,7 @@ export class Simulation {
     return this.running.map((r) => ({ record: r.record, failure: r.failure }));
   }
 
+  /** Counters over all devices, now. */
   counters(): SimCounters {
     let connected = 0;
     let queued = 0;

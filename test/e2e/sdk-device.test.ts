@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import mqttPacket from 'mqtt-packet';
 import { FieldflowDevice, ConnectionRefusedError, type DeviceCommand, type DeviceConfig } from '../../sdk';
 import { ADMIN_PASSWORD, startServer, type ServerProcess } from '../support/server';
 import { tempDir } from '../support/platform';
@@ -144,6 +145,18 @@ describe('SDK device against the real server', function () {
   it('stores every message exactly once, in order, over a link that keeps dropping (resends are de-duplicated)', async () => {
     const { id, token } = await createDevice(api, 'sdk-flaky');
     const proxy = await CuttingProxy.start(server!.mqttPort);
+    // Count the PUBLISH packets the device sends, to see that some were sent again.
+    const parsers = new Map<number, ReturnType<typeof mqttPacket.parser>>();
+    let publishes = 0;
+    proxy.tap = (conn, chunk) => {
+      let parser = parsers.get(conn);
+      if (!parser) {
+        parser = mqttPacket.parser({ protocolVersion: 4 });
+        parser.on('packet', (p) => p.cmd === 'publish' && publishes++);
+        parsers.set(conn, parser);
+      }
+      parser.parse(chunk);
+    };
     try {
       const d = device({ url: `mqtt://127.0.0.1:${proxy.port}`, deviceId: id, token, queue: { dir: tempDir() }, reconnectPeriodMs: 50 });
       await d.connect();
@@ -159,6 +172,7 @@ describe('SDK device against the real server', function () {
         clearInterval(flaky);
       }
       assert.ok(cuts >= 2, `only ${cuts} cuts happened during the burst`);
+      assert.ok(publishes > 1500, `${publishes} PUBLISH packets for 1500 messages: nothing was resent, so de-duplication was not exercised`);
       const seqs = (await channelMessages(api, id, 'log')).map((m) => m.data.seq);
       assert.equal(seqs.length, 1500, `${seqs.length} stored (duplicates or losses)`);
       assert.deepEqual(seqs, range(1, 1500));

@@ -16,6 +16,8 @@ export class CuttingProxy {
   connections = 0;
   /** Bytes sent from the server to clients, over all connections. */
   downstreamBytes = 0;
+  /** Sees what each connection (numbered from 1) sends to the server. */
+  tap?: (connection: number, chunk: Buffer) => void;
 
   private constructor(
     private readonly server: net.Server,
@@ -57,7 +59,7 @@ export class CuttingProxy {
   }
 
   private accept(client: net.Socket, port: number, host: string): void {
-    this.connections++;
+    const n = ++this.connections;
     if (this.refusing) {
       client.destroy();
       return;
@@ -76,7 +78,10 @@ export class CuttingProxy {
     };
     client.on('error', close).on('close', close);
     upstream.on('error', close).on('close', close);
-    client.on('data', (d) => upstream.write(d));
+    client.on('data', (d: Buffer) => {
+      this.tap?.(n, d);
+      upstream.write(d);
+    });
     upstream.on('data', (d: Buffer) => {
       if (stall !== undefined && sent + d.length >= stall) {
         const part = d.subarray(0, Math.max(0, stall - sent));
