@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import { Readable } from 'node:stream';
 import { helper } from '../support/node-helper';
 import type { Platform } from '../../runtime';
@@ -144,6 +145,33 @@ describe('OTA in Node-RED', () => {
       const msgs = received('out');
       await send(msgs, {});
       assert.equal(rolloutOf(msgs[0].payload.id).artifactId, v1);
+    });
+
+    it('reports a name or version with no artifact as FF_ARTIFACT_NOT_FOUND', async () => {
+      await helper.load(otaRollout, rolloutFlow({ artifactMode: 'version', artifact: '', artifactName: 'fw', artifactVersion: '9.9.9' }));
+      const caught = received('caught');
+      await inject('r', {});
+      await waitFor('the catch node', () => caught.length === 1);
+      assert.deepEqual([caught[0].error.code, caught[0].error.message], ['FF_ARTIFACT_NOT_FOUND', 'FieldflowError: No artifact "fw" has version "9.9.9"']);
+      await helper.unload();
+      await upload('edge', '1.0.0-beta.1');
+      await helper.load(otaRollout, rolloutFlow({ artifactMode: 'latest', artifact: '', artifactName: 'edge' }));
+      const again = received('caught');
+      await inject('r', {});
+      await waitFor('the catch node', () => again.length === 1);
+      assert.deepEqual([again[0].error.code, again[0].error.message], ['FF_ARTIFACT_NOT_FOUND', 'FieldflowError: No artifact is named "edge" (pre-releases left out)']);
+      assert.deepEqual(platform.ota.rollouts.list(), []);
+    });
+
+    it('shows a halt on its status with the failures and the reason', async () => {
+      await helper.load(otaRollout, rolloutFlow({ canaryMode: 'count', canary: 1 }));
+      const msgs = received('out');
+      const { id } = (await send(msgs, {})).payload;
+      const [canary] = canaryOf(id);
+      await report(canary, { updateId: updateOf(id, canary).id, state: 'failed', reason: 'install_failed' });
+      await waitFor('the halt on the status', () => lastStatus('r')?.fill === 'red');
+      assert.deepEqual(lastStatus('r'), { fill: 'red', shape: 'dot', text: 'halted 0/3, 1 failed: canary_failed' });
+      assert.equal(rolloutOf(id).status, 'halted');
     });
 
     it('pauses, resumes and cancels the rollout it started last, by msg.action or a text msg.payload, and its status follows', async () => {
@@ -339,6 +367,33 @@ describe('OTA in Node-RED', () => {
       assert.equal(raw.body.code, 'FF_BAD_REQUEST');
       assert.equal(platform.ota.artifacts.list().length, before);
       assert.deepEqual(fs.readdirSync(platform.ota.artifacts.file('x').replace(/x\.bin$/, '')).filter((f) => f.startsWith('.upload-')), [], 'no partial file is left');
+    });
+
+    it('keeps nothing of an upload the browser cuts short', async () => {
+      await helper.load(otaPlugin as never, []);
+      const before = platform.ota.artifacts.list().length;
+      const dir = platform.ota.artifacts.file('x').replace(/x\.bin$/, '');
+      // The admin app on a socket of its own (supertest, which admin() uses, cannot cut a body short).
+      const server = http.createServer((helper as unknown as { _httpAdmin: http.RequestListener })._httpAdmin);
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const url = new URL(`http://127.0.0.1:${(server.address() as { port: number }).port}${BASE}/artifacts`);
+      const boundary = 'ff-cut-short';
+      const head = Buffer.from(
+        [`--${boundary}`, 'content-disposition: form-data; name="name"', '', 'cut', `--${boundary}`, 'content-disposition: form-data; name="version"', '', '1.0.0', `--${boundary}`,
+          'content-disposition: form-data; name="models"', '', 'm1', `--${boundary}`, 'content-disposition: form-data; name="file"; filename="cut.bin"', 'content-type: application/octet-stream', '', ''].join('\r\n'),
+      );
+      try {
+        const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + 1_000_000) } });
+        req.on('error', () => undefined);
+        req.write(head);
+        req.write(randomBytes(100_000));
+        await waitFor('the partial file', () => fs.readdirSync(dir).some((f) => f.startsWith('.upload-')));
+        req.destroy();
+        await waitFor('the partial file to go', () => !fs.readdirSync(dir).some((f) => f.startsWith('.upload-')));
+      } finally {
+        server.close();
+      }
+      assert.equal(platform.ota.artifacts.list().length, before);
     });
 
     it('lists fleets with their members now, starts a rollout, and pauses, resumes and cancels it', async () => {
