@@ -19,7 +19,7 @@ async function run(options: SimOptions): Promise<void> {
   const log = (line: string) => process.stdout.write(`[${stamp()}] ${line}\n`);
   const state = await provision(options, log);
   const sim = new Simulation(options, state, log);
-  const devices = await sim.start();
+  const devices = sim.plan();
 
   process.stdout.write(
     [
@@ -30,10 +30,11 @@ async function run(options: SimOptions): Promise<void> {
       `  state file  ${options.stateFile}`,
       ...devices.slice(0, 20).map(({ record, failure }) => `  ${record.name.padEnd(20)} ${record.id}  v${record.firmware}${failure ? `  fails OTA: ${failure}` : ''}`),
       ...(devices.length > 20 ? [`  ... and ${devices.length - 20} more`] : []),
-      'running; Ctrl-C to stop',
       '',
     ].join('\n'),
   );
+  await sim.start();
+  log('running; Ctrl-C to stop');
 
   const ticker = options.quiet ? undefined : setInterval(() => log(status(sim)), STATUS_EVERY_MS);
   await new Promise<void>((resolve) => {
@@ -48,7 +49,8 @@ async function run(options: SimOptions): Promise<void> {
       log(`${why}: stopping (sending what is queued, up to 2 s; Ctrl-C again to quit at once)`);
       clearInterval(ticker);
       void sim.stop().then(() => {
-        log(`stopped: ${status(sim, true)}`);
+        const left = sim.counters().queued;
+        log(`stopped: ${status(sim, true)}${left ? ` (the queued messages are kept in ${options.dataDir} for the next run)` : ''}`);
         resolve();
       });
     };

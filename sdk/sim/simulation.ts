@@ -61,12 +61,16 @@ export class Simulation {
     return `${this.profile.name} (channel ${this.profile.channel}: ${this.profile.description})`;
   }
 
-  /** Start every device: connect in the background, publish on the interval, answer OTA offers. */
-  async start(): Promise<Array<{ record: SimDeviceRecord; failure?: SimFailure }>> {
+  /** The devices this run simulates, with the failure each one is set up with. */
+  plan(): Array<{ record: SimDeviceRecord; failure?: SimFailure }> {
     const records = this.state.devices.slice(0, this.options.count);
     const failures = assignFailures(records.length, this.options.fail);
-    for (const [i, record] of records.entries()) this.running.push(await this.startDevice(record, failures[i]));
-    return this.running.map((r) => ({ record: r.record, failure: r.failure }));
+    return records.map((record, i) => ({ record, failure: failures[i] }));
+  }
+
+  /** Start every device: connect in the background, publish on the interval, answer OTA offers. */
+  async start(): Promise<void> {
+    for (const { record, failure } of this.plan()) this.running.push(await this.startDevice(record, failure));
   }
 
   /** Counters over all devices, now. */
@@ -100,12 +104,23 @@ export class Simulation {
       reconnectPeriodMs: 2000,
     });
     const say = (line: string) => this.log(`${record.name}: ${line}`);
+    // Network errors repeat on every reconnection attempt: say them once per outage.
+    let lastError = '';
+    let away = false;
     device.on('error', (err) => {
       if (err instanceof ConnectionRefusedError) say(`${err.message}; is the device deleted or its token rotated? (state file ${options.stateFile})`);
-      else if (!options.quiet) say(`error: ${err.message}`);
+      else lastError = err.message;
+    });
+    device.on('offline', () => {
+      away = true;
+      if (!options.quiet) say(`offline${lastError ? ` (${lastError})` : ''}, retrying; telemetry is queued meanwhile`);
+    });
+    device.on('connect', () => {
+      if (away && !options.quiet) say('back online');
+      away = false;
+      lastError = '';
     });
     if (!options.quiet) {
-      device.on('offline', () => say('offline, retrying'));
       device.on('command', (c) => say(`command ${c.name} ${JSON.stringify(c.args)}`));
       device.on('config', (c) => say(`config ${JSON.stringify(c)}`));
     }
