@@ -37,12 +37,15 @@ describe('the Notifications sidebar in the real editor', function () {
     assert.equal(code, 0, `server did not exit cleanly:\n${server.output()}`);
   });
 
-  it('loads the plugin from the palette module, with the editor part that adds the sidebar tab', async () => {
+  it('loads the plugins from the palette module, with the editor part that adds the sidebar tab', async () => {
     const sets = (await editor.get('/plugins', { accept: 'application/json' })).body;
     const ours = sets.filter((s: any) => s.module === '@fieldflow/nodes');
     assert.deepEqual(
       ours.map((s: any) => [s.name, s.enabled, s.err ?? null, s.plugins.map((p: any) => p.id)]),
-      [['fieldflow-notifications', true, null, ['fieldflow-notifications']]],
+      [
+        ['fieldflow-notifications', true, null, ['fieldflow-notifications']],
+        ['fieldflow-ota', true, null, ['fieldflow-ota']],
+      ],
     );
     const html = (await editor.get('/plugins', { accept: 'text/html' })).body as string;
     assert.match(html, /RED\.plugins\.registerPlugin\('fieldflow-notifications'/);

@@ -1,9 +1,8 @@
 import express, { type Request, type Response } from 'express';
-import busboy from 'busboy';
 import type { NodeAPI } from 'node-red';
 import type { Platform } from '../../../runtime';
 import { Errors, isFieldflowError } from '../../../runtime/errors';
-import type { Artifact, ArtifactMeta } from '../../../runtime/ota/artifacts';
+import { multipartUpload } from '../../../runtime/api/artifact-upload';
 import type { RolloutStatus } from '../../../runtime/ota/rollout-model';
 import { artifactView, fleetView } from '../../../runtime/ota/views';
 import { platformOf } from '../../lib/common';
@@ -31,7 +30,7 @@ export = function register(RED: NodeAPI) {
   const who = (req: Request) => `user:${(req as EditorRequest).user?.username ?? 'editor'}`;
 
   RED.httpAdmin.get(`${base}/artifacts`, read, route(() => [200, { items: ota().artifacts.list().map(artifactView) }]));
-  RED.httpAdmin.post(`${base}/artifacts`, write, route(async (req) => [201, artifactView(await upload(platformOf(RED), req))]));
+  RED.httpAdmin.post(`${base}/artifacts`, write, route(async (req) => [201, artifactView(await multipartUpload(platformOf(RED), req))]));
   RED.httpAdmin.delete(
     `${base}/artifacts/:id`,
     write,
@@ -99,59 +98,6 @@ export = function register(RED: NodeAPI) {
     };
   }
 };
-
-/**
- * An artifact from a multipart/form-data body: the fields name, version, models (comma-separated
- * or repeated) and notes, then one file part, which is streamed to the artifact store (never held
- * in memory). The same form as `POST /api/v1/ota/artifacts`.
- */
-function upload(platform: Platform, req: Request): Promise<Artifact> {
-  const { artifacts } = platform.ota;
-  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
-    return Promise.reject(Errors.BAD_REQUEST('Send the artifact as multipart/form-data: the fields name, version, models and notes, then the file'));
-  }
-  const declared = Number(req.headers['content-length']);
-  const limit = platform.options.ota.maxArtifactBytes;
-  if (Number.isFinite(declared) && declared > limit + 64 * 1024) {
-    return Promise.reject(Errors.ARTIFACT_TOO_LARGE(`Artifacts may be at most ${limit} bytes (FIELDFLOW_OTA_MAX_ARTIFACT_BYTES)`));
-  }
-  return new Promise<Artifact>((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fields: 16, fieldSize: 16 * 1024 } });
-    } catch (err) {
-      return reject(Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`));
-    }
-    const meta: ArtifactMeta & { models?: string[] } = {};
-    let file: NodeJS.ReadableStream | null = null;
-    parser.on('field', (name, value) => {
-      if (name === 'models') meta.models = [...(meta.models ?? []), ...value.split(',').map((m) => m.trim()).filter(Boolean)];
-      else if (name === 'name' || name === 'version' || name === 'notes') meta[name] = value;
-    });
-    parser.on('file', (_field, stream) => {
-      if (file) return stream.resume();
-      file = stream;
-      artifacts.upload(meta, stream).then(resolve, (err) => {
-        stream.resume();
-        reject(err);
-      });
-    });
-    parser.on('error', (err) => {
-      const error = Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`);
-      // The store is still reading the file part: end it with the error, so no partial file is kept.
-      (file as unknown as { destroy?: (e: Error) => void } | null)?.destroy?.(error);
-      reject(error);
-    });
-    parser.on('close', () => {
-      if (!file) reject(Errors.ARTIFACT_EMPTY('The form has no file part; send the fields first, then the file'));
-    });
-    // A browser that goes away mid-upload: the file part would otherwise never end.
-    req.on('close', () => {
-      if (!req.complete) (file as unknown as { destroy?: (e: Error) => void } | null)?.destroy?.(Errors.BAD_REQUEST('The upload was cut short'));
-    });
-    req.pipe(parser);
-  });
-}
 
 /** `?status=running,paused&limit=50`: rollout statuses, limit 1-200 (default 50). */
 function rolloutQuery(query: Request['query']): { status: RolloutStatus[] | undefined; limit: number } {

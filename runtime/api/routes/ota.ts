@@ -1,12 +1,11 @@
-import { Router, type Request } from 'express';
-import busboy from 'busboy';
+import { Router } from 'express';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
 import { jsonBody, route } from '../http';
 import { requireUser } from '../auth';
 import { artifactView, fleetView } from '../../ota/views';
 import { deviceView } from '../../devices/views';
-import type { Artifact, ArtifactMeta } from '../../ota/artifacts';
+import { multipartUpload, rawUpload } from '../artifact-upload';
 import { sendArtifact } from './ota-download';
 
 /** OTA over REST. Artifact uploads are streamed to disk, never parsed into memory. */
@@ -101,52 +100,4 @@ export function otaRoutes(platform: Platform): Router {
   );
 
   return router;
-}
-
-/** The body is the file; the metadata is in the query string (`?name=&version=&models=a,b&notes=`). */
-async function rawUpload(platform: Platform, req: Request): Promise<Artifact> {
-  const { artifacts } = platform.ota;
-  const meta: ArtifactMeta = { name: req.query.name, version: req.query.version, models: req.query.models, notes: req.query.notes };
-  artifacts.checkMeta(meta);
-  refuseDeclaredOversize(platform, req);
-  return artifacts.upload(meta, req);
-}
-
-/** multipart/form-data: the fields name, version, models (comma-separated or repeated), notes, then one file part. */
-function multipartUpload(platform: Platform, req: Request): Promise<Artifact> {
-  const { artifacts } = platform.ota;
-  refuseDeclaredOversize(platform, req);
-  return new Promise<Artifact>((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fields: 16, fieldSize: 16 * 1024 } });
-    } catch (err) {
-      return reject(Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`));
-    }
-    const meta: ArtifactMeta & { models?: string[] } = {};
-    let started = false;
-    parser.on('field', (name, value) => {
-      if (name === 'models') meta.models = [...((meta.models as string[] | undefined) ?? []), ...value.split(',').map((m) => m.trim()).filter(Boolean)];
-      else if (name === 'name' || name === 'version' || name === 'notes') meta[name] = value;
-    });
-    parser.on('file', (_field, stream) => {
-      started = true;
-      artifacts.upload(meta, stream).then(resolve, (err) => {
-        stream.resume();
-        reject(err);
-      });
-    });
-    parser.on('error', (err) => reject(Errors.BAD_REQUEST(`Cannot read the multipart body: ${(err as Error).message}`)));
-    parser.on('close', () => {
-      if (!started) reject(Errors.ARTIFACT_EMPTY('The form has no file part; send the fields first, then the file'));
-    });
-    req.pipe(parser);
-  });
-}
-
-/** A Content-Length over the limit is refused before a byte is read. */
-function refuseDeclaredOversize(platform: Platform, req: Request): void {
-  const declared = Number(req.headers['content-length']);
-  const limit = platform.options.ota.maxArtifactBytes;
-  if (Number.isFinite(declared) && declared > limit + 64 * 1024) throw Errors.ARTIFACT_TOO_LARGE(`Artifacts may be at most ${limit} bytes (FIELDFLOW_OTA_MAX_ARTIFACT_BYTES)`);
 }

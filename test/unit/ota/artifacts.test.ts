@@ -107,6 +107,22 @@ describe('REST API OTA artifacts', () => {
     assert.equal((await s.admin.get('/ota/artifacts')).body.items.length, 0);
   });
 
+  it('leaves nothing behind when a multipart upload is cut inside the file part', async () => {
+    const url = new URL(`${s.url}/ota/artifacts`);
+    const boundary = 'ffbound';
+    const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${s.admin.token}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': '600000' } });
+    req.on('error', () => undefined);
+    const field = (name: string, value: string) => `--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    req.write(field('name', 'cut') + field('version', '1.0.0') + field('models', 'm') + `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="f.bin"\r\ncontent-type: application/octet-stream\r\n\r\n`);
+    req.write(randomBytes(200_000));
+    for (let i = 0; i < 50 && !files().some((f) => f.startsWith('.upload-')); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(files().filter((f) => f.startsWith('.upload-')).length, 1, 'the upload is being written');
+    req.destroy();
+    for (let i = 0; i < 50 && files().length; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(files(), []);
+    assert.equal((await s.admin.get('/ota/artifacts')).body.items.length, 0);
+  });
+
   it('keeps versions immutable and deletes artifacts by id', async () => {
     const a = (await upload('name=a&version=1.0.0&models=m', randomBytes(10))).body;
     assertProblem(await upload('name=a&version=1.0.0&models=m', randomBytes(10)), 409, 'FF_CONFLICT');
