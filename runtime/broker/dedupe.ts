@@ -1,4 +1,4 @@
-import { Errors } from '../errors';
+import { Errors, isFieldflowError } from '../errors';
 import type { Collection, Store } from '../store';
 
 /** `<producer>-<seq>`: see docs/mqtt.md, "De-duplication". */
@@ -64,7 +64,14 @@ export class MessageDedupe {
     const pending = this.inFlight.get(flightKey);
     if (pending) return pending;
     const attempt = store()
-      .then(() => this.remember(deviceId, key))
+      .then(
+        () => this.remember(deviceId, key),
+        (err: Error) => {
+          // A refusal is final (the device is told nothing and must not resend): as good as stored.
+          if (isFieldflowError(err) && err.status < 500) this.remember(deviceId, key);
+          throw err;
+        },
+      )
       .finally(() => this.inFlight.delete(flightKey));
     this.inFlight.set(flightKey, attempt);
     return attempt;
@@ -75,7 +82,12 @@ export class MessageDedupe {
     if (this.devices.delete(deviceId)) this.dirty.add(deviceId);
   }
 
-  /** Write what changed since the last flush: each device's floor per producer (its highest stored seq). */
+  /**
+   * Write what changed since the last flush: per producer, the highest seq below which nothing is
+   * missing. Not the highest stored: a message that failed to store (and will be resent) may sit
+   * below later ones, and after a restart it must not count as seen. Above the mark a resend may be
+   * stored twice after a restart; nothing is lost.
+   */
   async flush(): Promise<void> {
     if (!this.collection || this.dirty.size === 0) return;
     const ids = [...this.dirty];
@@ -88,7 +100,7 @@ export class MessageDedupe {
           continue;
         }
         const doc: DedupeDoc = { _id: id, producers: {} };
-        for (const [name, p] of producers) doc.producers[name] = Math.max(p.floor, ...p.seen);
+        for (const [name, p] of producers) doc.producers[name] = contiguous(p);
         if (this.stored.has(id)) await this.collection.replace(doc);
         else {
           await this.collection.insert(doc);
@@ -122,4 +134,10 @@ export class MessageDedupe {
     }
     this.dirty.add(deviceId);
   }
+}
+
+function contiguous(p: Producer): number {
+  let mark = p.floor;
+  while (p.seen.has(mark + 1)) mark++;
+  return mark;
 }
