@@ -3,7 +3,7 @@ import type { Collection, Store } from '../store';
 
 /** `<producer>-<seq>`: see docs/mqtt.md, "De-duplication". */
 const MESSAGE_ID = /^([A-Za-z0-9_]{1,32})-([1-9][0-9]{0,15})$/;
-/** Sequence numbers remembered exactly per producer; everything at or below the oldest counts as seen. */
+/** Sequence numbers remembered exactly per producer, above its floor (below which nothing is missing). */
 const WINDOW = 1024;
 /** Producers remembered per device; the least recently used goes first. */
 const MAX_PRODUCERS = 64;
@@ -128,9 +128,13 @@ export class MessageDedupe {
     if (producers.size > MAX_PRODUCERS) producers.delete(producers.keys().next().value!);
     p.seen.add(key.seq);
     if (p.seen.size > WINDOW) {
-      const oldest = p.seen.values().next().value!;
-      p.seen.delete(oldest);
-      p.floor = Math.max(p.floor, oldest);
+      // Raise the floor only over a run with no gap: a seq missing below it may still be resent.
+      const mark = contiguous(p);
+      for (let s = p.floor + 1; s <= mark; s++) p.seen.delete(s);
+      p.floor = mark;
+      // A gap that never fills (the device dropped that message): forget the oldest; a resend of it
+      // would be stored twice, which is better than a message lost.
+      if (p.seen.size > WINDOW) p.seen.delete(p.seen.values().next().value!);
     }
     this.dirty.add(deviceId);
   }

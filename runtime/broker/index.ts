@@ -191,6 +191,8 @@ export class Broker {
       // [MQTT-3.3.5-2] no negative ack in 3.1.1: closing the connection is the refusal.
       return cb(Errors.MQTT_TOPIC_DENIED(`publish to ${packet.topic.slice(0, 256)}`));
     }
+    // Every message id is a new topic: a retained copy of each would pile up in the broker's memory for good.
+    if (match.params.messageId !== undefined || match.rule.route === 'otaStatus') packet.retain = false;
     this.ingest(client!, session, match, packet, cb);
   }
 

@@ -32,6 +32,7 @@ export function parseReport(payload: Buffer): OtaReport {
   for (const [key, value] of [['bytes', bytes], ['total', total]] as const) {
     if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)) bad(`/${key}`, 'must be a whole number of bytes');
   }
+  if (typeof bytes === 'number' && typeof total === 'number' && bytes > total) bad('/bytes', 'must not be more than total');
   if (reason !== undefined && (typeof reason !== 'string' || reason === '' || reason.length > 128)) bad('/reason', 'must be text of 1-128 characters');
   const normalised = typeof version === 'string' && version.length <= 256 ? semver.valid(version.trim()) : null;
   if (version !== undefined && !normalised) bad('/version', 'must be a semantic version such as 1.5.0');

@@ -44,7 +44,8 @@ export interface Update {
   endedAt: number | null;
 }
 
-export type RolloutStatus = 'scheduled' | 'running' | 'paused' | 'halted' | 'cancelled' | 'completed';
+export const ROLLOUT_STATUSES = ['scheduled', 'running', 'paused', 'halted', 'cancelled', 'completed'] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 export const ACTIVE_STATUSES: ReadonlySet<RolloutStatus> = new Set(['scheduled', 'running', 'paused']);
 
 export interface Strategy {
@@ -156,7 +157,7 @@ export function checkRolloutInput(input: RolloutInput, now: number): CheckedRoll
     }
   }
   if (errors.length) throw Errors.INVALID_ROLLOUT(errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
-  const ms = Object.fromEntries(TIMED_STATES.map((s) => [s, Math.round(timeouts[s] * 1000)])) as Record<TimedState, number>;
+  const ms = Object.fromEntries(TIMED_STATES.map((s) => [s, Math.max(1, Math.round(timeouts[s] * 1000))])) as Record<TimedState, number>;
   return {
     name: typeof input.name === 'string' ? input.name.trim() : null,
     artifactId: input.artifactId as string,

@@ -47,6 +47,8 @@ export interface RolloutDeps {
   sweepMs: number;
 }
 
+/** The tag a device's running version is kept in (`device.firmware`); status reports of a version are recorded there too. */
+export const FIRMWARE_APP_KEY = 'device';
 /** The alarm raised on the device whose failure halted a rollout. */
 export const HALT_ALARM_TYPE = 'ota_rollout_halted';
 const OPEN_BEFORE_INSTALL: ReadonlySet<UpdateState> = new Set(['pending', 'offered', 'downloading', 'downloaded']);
@@ -64,8 +66,8 @@ export class RolloutEngine {
   private readonly byRollout = new Map<string, Update[]>();
   /** The one update per device that has not ended (pending included). */
   private readonly openByDevice = new Map<string, Update>();
-  /** The last version each device reported (status or `firmware` tag). */
-  private readonly versions = new Map<string, string>();
+  /** When the broker was attached: no update times out for lack of reports sent while the server was down. */
+  private attachedAt = 0;
   private readonly rolloutStore = new VersionedStore<Rollout>('ota_rollouts');
   private readonly updateStore = new VersionedStore<Update>('ota_updates', (u) => ({ ...u }));
   private link: DeviceLink | null = null;
@@ -85,10 +87,10 @@ export class RolloutEngine {
       if (!TERMINAL.has(u.state)) this.openByDevice.set(u.deviceId, u);
     }
     this.deps.artifacts.guard((id) => this.inUse(id));
-    this.deps.tags.onCommit((deviceId, _appKey, values) => {
+    this.deps.tags.onCommit(async (deviceId, appKey, values) => {
       const v = values.firmware;
-      if (typeof v !== 'string' || !semver.valid(v)) return;
-      this.settle(this.onVersion(deviceId, semver.valid(v)!), 'firmware tag');
+      if (appKey !== FIRMWARE_APP_KEY || typeof v !== 'string' || !semver.valid(v)) return;
+      await this.onVersion(deviceId, semver.valid(v)!).catch((err) => this.deps.log.error('OTA version report failed', { device: deviceId, error: (err as Error).message }));
     });
     this.deps.devices.onRevoke((deviceId, reason) => (reason === 'deleted' ? this.dropDevice(deviceId) : undefined));
   }
@@ -99,7 +101,10 @@ export class RolloutEngine {
    */
   attach(link: DeviceLink): void {
     this.link = link;
+    this.attachedAt = this.deps.now();
     for (const u of this.openByDevice.values()) if (u.state === 'offered' || u.state === 'downloading' || u.state === 'downloaded') this.publishOffer(u);
+    // Picks up a wave whose start was cut short by a crash (see evaluate()).
+    for (const r of this.rollouts.values()) if (r.status === 'running') this.settle(this.evaluate(r), 'resume after start');
     this.timer = setInterval(() => this.sweep(), this.deps.sweepMs);
     this.timer.unref();
     this.sweep();
@@ -193,6 +198,12 @@ export class RolloutEngine {
       const first = this.openByDevice.get(busy[0].id)!;
       throw Errors.CONFLICT(`${busy.length} device(s) of the fleet are in a rollout that has not finished (device ${busy[0].id} in rollout ${first.rolloutId}); wait for it or cancel it`);
     }
+    // Devices already on the version go last: the canary must be devices that really install it.
+    const current = (d: { id: string }) => {
+      const v = this.currentVersion(d.id);
+      return v !== null && semver.eq(v, artifact.version);
+    };
+    members.sort((a, b) => Number(current(a)) - Number(current(b)) || (a.id < b.id ? -1 : 1));
     const plan = planWaves(members.length, checked.canary, checked.waveSize);
     const id = randomUUID();
     const r: Rollout = {
@@ -226,7 +237,9 @@ export class RolloutEngine {
       this.updates.set(u.id, u);
       this.openByDevice.set(u.deviceId, u);
     }
-    await Promise.all([this.saveRollout(r), ...list.map((u) => this.saveUpdate(u))]);
+    // Updates first: a rollout on disk always has its updates.
+    await Promise.all(list.map((u) => this.saveUpdate(u)));
+    await this.saveRollout(r);
     this.announce(r, 'created');
     if (r.strategy.startAt === null) await this.begin(r);
     return r;
@@ -275,18 +288,18 @@ export class RolloutEngine {
     try {
       const report = parseReport(payload);
       updateId = report.updateId ?? null;
-      const writes: Promise<void>[] = [];
-      if (report.updateId !== undefined) {
-        const u = this.getUpdate(report.updateId);
-        if (u.deviceId !== deviceId) throw Errors.OTA_NOT_YOUR_UPDATE('That update belongs to another device');
-        if (report.state) {
-          if (!DEVICE_STEPS[u.state].includes(report.state)) throw Errors.OTA_INVALID_TRANSITION(`The update is ${u.state}; ${report.state} cannot follow`);
-          const progress = { bytes: report.bytes ?? u.bytes, total: report.total ?? u.total };
-          writes.push(this.move(u, report.state, report.state === 'failed' ? (report.reason ?? 'device_failed') : null, progress));
-        }
-      }
-      if (report.version) writes.push(this.onVersion(deviceId, report.version));
-      await Promise.all(writes);
+      const u = report.updateId === undefined ? null : this.getUpdate(report.updateId);
+      if (u && u.deviceId !== deviceId) throw Errors.OTA_NOT_YOUR_UPDATE('That update belongs to another device');
+      // A resent report (QoS 1 is at least once) restates the state the update is in: accepted, nothing changes.
+      const repeat = !!u && report.state === u.state;
+      if (u && report.state && !repeat && !DEVICE_STEPS[u.state].includes(report.state)) throw Errors.OTA_INVALID_TRANSITION(`The update is ${u.state}; ${report.state} cannot follow`);
+      const openBefore = !!u && !TERMINAL.has(u.state);
+      // The version first: it is what the device runs as it sends this report, before the step it reports.
+      if (report.version) await this.recordVersion(deviceId, report.version);
+      if (!u || !report.state || (openBefore && TERMINAL.has(u.state))) return;
+      if (repeat && report.state !== 'downloading') return;
+      const progress = { bytes: report.bytes ?? u.bytes, total: report.total ?? u.total };
+      await this.move(u, report.state, report.state === 'failed' ? (report.reason ?? 'device_failed') : null, progress);
     } catch (err) {
       if (isFieldflowError(err) && err.status < 500) {
         updateId ??= guessUpdateId(payload);
@@ -296,9 +309,26 @@ export class RolloutEngine {
     }
   }
 
+  /**
+   * A version from a status report: kept as the device's `firmware` tag (so it survives restarts and
+   * shows over REST), which applies it through the tag listener.
+   */
+  private async recordVersion(deviceId: string, version: string): Promise<void> {
+    const tagged = this.currentVersion(deviceId);
+    if (tagged === null || tagged !== version) {
+      try {
+        await this.deps.tags.commit(deviceId, FIRMWARE_APP_KEY, { firmware: version });
+        return;
+      } catch (err) {
+        // firmware declared with another type, say: the report still counts.
+        this.deps.log.warn('could not record the reported version as the firmware tag', { device: deviceId, error: (err as Error).message });
+      }
+    }
+    await this.onVersion(deviceId, version);
+  }
+
   /** A device said which version it runs. */
   private onVersion(deviceId: string, version: string): Promise<void> {
-    this.versions.set(deviceId, version);
     const u = this.openByDevice.get(deviceId);
     if (!u || u.state === 'pending') return Promise.resolve();
     const target = this.rollouts.get(u.rolloutId)!.version;
@@ -310,7 +340,6 @@ export class RolloutEngine {
   }
 
   private async dropDevice(deviceId: string): Promise<void> {
-    this.versions.delete(deviceId);
     const u = this.openByDevice.get(deviceId);
     if (u) await this.move(u, 'cancelled', 'device_deleted');
   }
@@ -346,7 +375,9 @@ export class RolloutEngine {
       if (state === 'failed') this.deps.events.emit({ type: 'OtaFailed', device, rollout: { id: r.id, name: r.name, version: r.version }, update: view, reason: reason ?? 'failed', ts: now });
     });
     if (!changed) return saved;
-    return Promise.all([saved, this.evaluate(r, state === 'failed' ? u : undefined)]).then(() => undefined);
+    // Deferred a microtask: a wave of updates that end at once (all already current) must not recurse wave by wave.
+    const next = Promise.resolve().then(() => this.evaluate(r, state === 'failed' ? u : undefined));
+    return Promise.all([saved, next]).then(() => undefined);
   }
 
   /** What the rollout does next: halt past the failure threshold, start the next wave, or complete. */
@@ -360,8 +391,18 @@ export class RolloutEngine {
     }
     if (r.status !== 'running') return Promise.resolve();
     const list = this.byRollout.get(r.id)!;
+    // After a crash between the writes of a wave start, the updates may say a wave started that the
+    // rollout does not, or the other way round: go by the updates, and offer what a started wave still has pending.
+    let started = r.wave;
+    for (const u of list) if (u.state !== 'pending') started = Math.max(started, u.wave);
+    if (started > r.wave || list.some((u) => u.state === 'pending' && u.wave <= started && started >= 0)) return this.startWave(r, started);
     if (list.every((u) => TERMINAL.has(u.state))) return this.end(r, 'completed', null);
     if (!list.every((u) => u.wave !== r.wave || TERMINAL.has(u.state))) return Promise.resolve();
+    const canary = list.filter((u) => u.wave === 0);
+    if (r.wave === 0 && canary.length && !canary.some((u) => u.state === 'succeeded' && u.reason === null) && !canary.every((u) => u.reason === 'already_current')) {
+      // The canary devices were deleted or cancelled before any installed it: nothing has shown the image works.
+      return this.halt(r, 'canary_inconclusive', canary[0]);
+    }
     let next = Infinity;
     for (const u of list) if (u.state === 'pending' && u.wave > r.wave) next = Math.min(next, u.wave);
     if (next === Infinity) return Promise.resolve();
@@ -394,7 +435,7 @@ export class RolloutEngine {
     r.nextWaveAt = null;
     r.updatedAt = now;
     const writes: Promise<void>[] = [this.saveRollout(r)];
-    const members = this.byRollout.get(r.id)!.filter((u) => u.wave === wave && u.state === 'pending');
+    const members = this.byRollout.get(r.id)!.filter((u) => u.wave <= wave && u.state === 'pending');
     this.announce(r, 'wave');
     for (const u of members) writes.push(this.offer(r, u));
     await Promise.all(writes);
@@ -404,9 +445,10 @@ export class RolloutEngine {
     if (!this.deps.devices.get(u.deviceId)) return this.move(u, 'cancelled', 'device_deleted');
     u.fromVersion = this.currentVersion(u.deviceId);
     if (u.fromVersion !== null && semver.eq(u.fromVersion, r.version)) return this.move(u, 'succeeded', 'already_current');
-    const moved = this.move(u, 'offered', null);
-    this.publishOffer(u);
-    return moved;
+    // Published once the state is on disk, so a device never acts on an offer the server could forget.
+    return this.move(u, 'offered', null).then(() => {
+      if (!TERMINAL.has(u.state)) this.publishOffer(u);
+    });
   }
 
   private publishOffer(u: Update): void {
@@ -463,24 +505,21 @@ export class RolloutEngine {
   private sweep(): void {
     const now = this.deps.now();
     for (const r of this.rollouts.values()) {
-      if (r.status === 'scheduled' && r.strategy.startAt !== null && r.strategy.startAt <= now) this.settle(this.begin(r), 'rollout start');
+      // startAt null: created to start at once, and the start was not written before a crash.
+      if (r.status === 'scheduled' && (r.strategy.startAt === null || r.strategy.startAt <= now)) this.settle(this.begin(r), 'rollout start');
       else if (r.status === 'running' && r.nextWaveAt !== null && r.nextWaveAt <= now) this.settle(this.evaluate(r), 'next wave');
     }
     for (const u of this.openByDevice.values()) {
       if (!(TIMED_STATES as readonly string[]).includes(u.state)) continue;
       const limit = this.rollouts.get(u.rolloutId)!.strategy.timeouts[u.state as TimedState];
-      if (now - u.stateSince > limit) this.settle(this.move(u, 'failed', `timeout:${u.state}`), 'update timeout');
+      if (now - Math.max(u.stateSince, this.attachedAt) > limit) this.settle(this.move(u, 'failed', `timeout:${u.state}`), 'update timeout');
     }
   }
 
+  /** The device's `device.firmware` tag, if it is a version. */
   private currentVersion(deviceId: string): string | null {
-    const reported = this.versions.get(deviceId);
-    if (reported) return reported;
-    for (const values of Object.values(this.deps.tags.all(deviceId))) {
-      const v = values.firmware;
-      if (typeof v === 'string' && semver.valid(v)) return semver.valid(v);
-    }
-    return null;
+    const v = this.deps.tags.all(deviceId)[FIRMWARE_APP_KEY]?.firmware;
+    return typeof v === 'string' ? semver.valid(v) : null;
   }
 
   private announce(r: Rollout, action: 'created' | 'started' | 'wave' | 'paused' | 'resumed' | 'halted' | 'cancelled' | 'completed'): void {

@@ -44,12 +44,16 @@ export interface TagServiceDeps {
 export class TagService {
   private readonly declared = new Map<string, Record<string, TagType>>();
   private collection!: Collection<TypesDoc>;
-  private readonly committed: Array<(deviceId: string, appKey: string, values: Record<string, TagValue | null>) => void> = [];
+  private readonly committed: Array<(deviceId: string, appKey: string, values: Record<string, TagValue | null>) => Promise<void>> = [];
 
   constructor(private readonly deps: TagServiceDeps) {}
 
-  /** Call `listener` after every stored commit (OTA watches the `firmware` tag), with the values as committed. */
-  onCommit(listener: (deviceId: string, appKey: string, values: Record<string, TagValue | null>) => void): void {
+  /**
+   * Call `listener` after every stored commit, with the values as committed; the commit resolves
+   * (and an MQTT commit is acknowledged) once the listeners have. OTA watches the `firmware` tag
+   * here. A listener must not reject: the commit is stored by then.
+   */
+  onCommit(listener: (deviceId: string, appKey: string, values: Record<string, TagValue | null>) => Promise<void>): void {
     this.committed.push(listener);
   }
 
@@ -111,7 +115,7 @@ export class TagService {
     assertTagName(appKey, 'appKey');
     this.check(appKey, values);
     const result: PublishResult = await this.deps.channels.publishInternal(deviceId, TAGS_CHANNEL, { [appKey]: values }, { whileStopping: false });
-    for (const listener of this.committed) listener(deviceId, appKey, values);
+    if (this.committed.length) await Promise.all(this.committed.map((listener) => listener(deviceId, appKey, values)));
     const data = (result.aggregate.data as Record<string, unknown> | null)?.[appKey];
     return {
       appKey,

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { pipeline } from 'node:stream';
 import type { Request, Response } from 'express';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
@@ -31,7 +32,7 @@ export function sendArtifact(platform: Platform, artifact: Artifact, req: Reques
     res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
   }
   res.setHeader('Content-Length', String(end - start + 1));
-  const stream = fs.createReadStream(platform.ota.artifacts.file(artifact.id), { start, end });
-  stream.on('error', () => res.destroy());
-  stream.pipe(res);
+  // pipeline, not pipe: a client that goes away mid-download must close the file too, or every cut
+  // download would keep a descriptor (and a deleted artifact's disk space) for good.
+  pipeline(fs.createReadStream(platform.ota.artifacts.file(artifact.id), { start, end }), res, () => undefined);
 }

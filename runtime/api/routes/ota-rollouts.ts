@@ -4,7 +4,7 @@ import { Errors } from '../../errors';
 import { jsonBody, route } from '../http';
 import { requireUser, requireUserOrDevice, type Principal } from '../auth';
 import { updateView } from '../../ota/views';
-import { UPDATE_STATES, type UpdateState } from '../../ota/rollout-model';
+import { ROLLOUT_STATUSES, UPDATE_STATES, type UpdateState } from '../../ota/rollout-model';
 import { sendArtifact } from './ota-download';
 
 /** Rollouts over REST, and the device-side artifact download. */
@@ -19,7 +19,7 @@ export function rolloutRoutes(platform: Platform): Router {
     '/ota/rollouts',
     route((req, res) => {
       const status = req.query.status;
-      if (status !== undefined && typeof status !== 'string') throw Errors.INVALID_QUERY('status is one rollout status');
+      if (status !== undefined && !(ROLLOUT_STATUSES as readonly unknown[]).includes(status)) throw Errors.INVALID_QUERY(`status is one of ${ROLLOUT_STATUSES.join(', ')}`);
       res.json({ items: rollouts.list().filter((r) => !status || r.status === status).map((r) => rollouts.view(r)) });
     }),
   );

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { waitFor } from '../../support/mqtt';
 import { tempDir } from '../../support/platform';
 import { assertProblem } from '../api/problems';
@@ -211,5 +212,90 @@ describe('OTA rollouts', () => {
     assert.deepEqual([after.status, after.progress.succeeded, after.progress.offered], ['running', 1, 1]);
     await again.install('2.0.0');
     await waitFor('completed', async () => (await get(r.body.id)).status === 'completed');
+  });
+
+  it('takes the version on a report as what the device runs before the step it reports, and records it as the firmware tag', async () => {
+    b = await otaSetup(1);
+    const [d] = b.devices;
+    const r = await rollout({ maxFailureRatio: 1 });
+    const { updateId } = await d.offer();
+    await d.report({ updateId, state: 'downloaded', version: '1.0.0' });
+    await d.report({ updateId, state: 'installing', version: '1.0.0' });
+    assert.equal((await stateOf(r.body.id, d.id)).state, 'installing', 'not a rollback');
+    assert.equal((await b.s.admin.get(`/devices/${d.id}/tags/device`)).body.values.firmware, '1.0.0');
+    await d.report({ updateId, version: '2.0.0' });
+    assert.equal((await stateOf(r.body.id, d.id)).state, 'succeeded');
+    assert.equal((await b.s.admin.get(`/devices/${d.id}/tags/device`)).body.values.firmware, '2.0.0');
+  });
+
+  it('accepts a resent report of the state the update is in (QoS 1 is at least once)', async () => {
+    b = await otaSetup(1);
+    const [d] = b.devices;
+    const r = await rollout({ maxFailureRatio: 1 });
+    const { updateId } = await d.offer();
+    await d.report({ updateId, state: 'downloading', bytes: 10, total: 100 });
+    await d.report({ updateId, state: 'downloading', bytes: 50, total: 100 });
+    await d.report({ updateId, state: 'downloaded' });
+    await d.report({ updateId, state: 'downloaded' });
+    const u = await stateOf(r.body.id, d.id);
+    assert.deepEqual([u.state, u.bytes], ['downloaded', 50]);
+    assert.deepEqual(d.rejected, []);
+  });
+
+  it('halts as canary_inconclusive when the canary devices go away before any installed the image', async () => {
+    b = await otaSetup(3);
+    const r = await rollout({ canary: { count: 1 }, maxFailureRatio: 1 });
+    const [c, ...rest] = b.devices;
+    await c.offer();
+    await b.s.admin.delete(`/devices/${c.id}`);
+    const halted = await waitFor('halted', async () => ((await get(r.body.id)).status === 'halted' ? get(r.body.id) : false));
+    assert.equal(halted.haltReason, 'canary_inconclusive');
+    assert.ok(rest.every((d) => d.offers.length === 0));
+  });
+
+  it('puts devices already on the version after the others, so the canary installs it for real', async () => {
+    b = await otaSetup(3);
+    const [a] = b.devices;
+    await a.client.publishAsync(`devices/${a.id}/tags/device`, JSON.stringify({ firmware: '2.0.0' }), { qos: 1 });
+    const r = await rollout({ canary: { count: 1 }, maxFailureRatio: 1 });
+    const list = await updates(r.body.id);
+    assert.equal(list.find((u: any) => u.deviceId === a.id).wave, 1, 'not in the canary');
+    assert.equal(list.filter((u: any) => u.wave === 0).length, 1);
+  });
+
+  it('does not time out updates for the time the server was down', async () => {
+    const dataDir = tempDir();
+    b = await otaSetup(2, { dataDir });
+    const r = await rollout({ timeouts: { downloading: 1 }, maxFailureRatio: 0.5 });
+    for (const d of b.devices) {
+      const { updateId } = await d.offer();
+      await d.report({ updateId, state: 'downloading', bytes: 1, total: 1000 });
+    }
+    await b.close();
+    await new Promise((res) => setTimeout(res, 1300));
+    b = await otaSetup(0, { dataDir });
+    await new Promise((res) => setTimeout(res, 300));
+    const after = await get(r.body.id);
+    assert.deepEqual([after.status, after.progress.downloading], ['running', 2]);
+    await waitFor('a full timeout after the start', async () => (await get(r.body.id)).progress.failed === 2, 3000);
+  });
+
+  it('closes the artifact file when a device drops a download midway', async () => {
+    b = await otaSetup(0, { ota: { maxArtifactBytes: 16 << 20, sweepMs: 25 } });
+    const big = (await b.s.admin.post('/ota/artifacts?name=big&version=3.0.0&models=m1', Buffer.alloc(8 << 20, 7), { 'content-type': 'application/octet-stream' })).body;
+    const open = () => fs.readdirSync('/proc/self/fd').filter((f) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${f}`).endsWith(`${big.id}.bin`);
+      } catch {
+        return false;
+      }
+    }).length;
+    for (let i = 0; i < 10; i++) {
+      const ac = new AbortController();
+      const res = await fetch(`${b.s.url}/ota/artifacts/${big.id}/download`, { headers: { authorization: `Bearer ${b.s.admin.token}` }, signal: ac.signal });
+      await res.body!.getReader().read();
+      ac.abort();
+    }
+    await waitFor('files closed', () => open() === 0, 3000);
   });
 });
