@@ -1,17 +1,11 @@
-import express, { type Request, type Response } from 'express';
+import express, { type Request } from 'express';
 import type { NodeAPI } from 'node-red';
-import type { Platform } from '../../../runtime';
-import { Errors, isFieldflowError } from '../../../runtime/errors';
 import { multipartUpload } from '../../../runtime/api/artifact-upload';
-import type { RolloutStatus } from '../../../runtime/ota/rollout-model';
+import { ROLLOUT_STATUSES } from '../../../runtime/ota/rollout-model';
 import { artifactView, fleetView } from '../../../runtime/ota/views';
 import { platformOf } from '../../lib/common';
+import { adminRoute, statusQuery, type AdminHandler } from '../admin-routes';
 
-/** Rollouts the sidebar lists at most. */
-const MAX_LIMIT = 200;
-const STATUSES: readonly RolloutStatus[] = ['scheduled', 'running', 'paused', 'halted', 'cancelled', 'completed'];
-
-type Handler = (req: Request) => Promise<[number, unknown]> | [number, unknown];
 type EditorRequest = Request & { user?: { username?: string } };
 
 /**
@@ -26,6 +20,7 @@ export = function register(RED: NodeAPI) {
   const read = RED.auth.needsPermission('flows.read');
   const write = RED.auth.needsPermission('flows.write');
   const base = '/fieldflow/ota';
+  const route = (handler: AdminHandler) => adminRoute(RED, 'OTA', handler);
   const ota = () => platformOf(RED).ota;
   const who = (req: Request) => `user:${(req as EditorRequest).user?.username ?? 'editor'}`;
 
@@ -52,7 +47,7 @@ export = function register(RED: NodeAPI) {
     `${base}/rollouts`,
     read,
     route((req) => {
-      const { status, limit } = rolloutQuery(req.query);
+      const { status, limit } = statusQuery(req.query, ROLLOUT_STATUSES);
       const { rollouts } = ota();
       const items = rollouts.list().filter((r) => !status || status.includes(r.status));
       return [200, { items: items.slice(0, limit).map((r) => rollouts.view(r)), more: items.length > limit }];
@@ -78,37 +73,4 @@ export = function register(RED: NodeAPI) {
     );
   }
 
-  /** Answers with the handler's result, or a catalog error as `{code, detail, errors}` with its status. */
-  function route(handler: Handler) {
-    return (req: Request, res: Response) => {
-      Promise.resolve()
-        .then(() => handler(req))
-        .then(
-          ([status, body]) => (status === 204 ? res.status(204).end() : res.status(status).json(body)),
-          (err: Error) => {
-            if (res.headersSent) return;
-            if (isFieldflowError(err) && err.status < 500) {
-              res.status(err.status).json({ code: err.code, detail: err.message, errors: err.errors ?? [] });
-            } else {
-              RED.log.error(`OTA admin route ${req.method} ${req.path} failed: ${err.message}`);
-              res.status(500).json({ code: Errors.INTERNAL.code, detail: 'The request failed; the server log has the reason', errors: [] });
-            }
-          },
-        );
-    };
-  }
 };
-
-/** `?status=running,paused&limit=50`: rollout statuses, limit 1-200 (default 50). */
-function rolloutQuery(query: Request['query']): { status: RolloutStatus[] | undefined; limit: number } {
-  const errors: Array<{ path: string; message: string }> = [];
-  let status: RolloutStatus[] | undefined;
-  if (query.status !== undefined) {
-    status = String(query.status).split(',') as RolloutStatus[];
-    if (status.some((s) => !STATUSES.includes(s))) errors.push({ path: '/status', message: `must be a comma-separated list of ${STATUSES.join(', ')}` });
-  }
-  const limit = query.limit === undefined ? 50 : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) errors.push({ path: '/limit', message: `must be an integer from 1 to ${MAX_LIMIT}` });
-  if (errors.length) throw Errors.INVALID_QUERY(errors.map((e) => `${e.path} ${e.message}`).join('; '), { errors });
-  return { status, limit };
-}
