@@ -34,21 +34,24 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-/** Sample a process's RSS until stopped; returns the peak. */
-function sampleRss(pid: number): () => number {
-  let peak = rssMiB(pid);
+/** Sample a process's RSS every 100 ms until stopped; returns the samples. */
+function sampleRss(pid: number): () => number[] {
+  const samples = [rssMiB(pid)];
   const timer = setInterval(() => {
     try {
-      peak = Math.max(peak, rssMiB(pid));
+      samples.push(rssMiB(pid));
     } catch {
       // exited
     }
   }, 100);
   return () => {
     clearInterval(timer);
-    return peak;
+    return samples;
   };
 }
+
+/** The samples at each quarter of the run: flat means no growth with the bytes served. */
+const quarters = (samples: number[]) => [0.25, 0.5, 0.75, 1].map((q) => samples[Math.min(samples.length - 1, Math.floor(q * (samples.length - 1)))]);
 
 function next<T extends DevicesReply['cmd']>(child: ChildProcess, cmd: T): Promise<Extract<DevicesReply, { cmd: T }>> {
   return new Promise((resolve) => {
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
     const baseDone = kids.slice(0, workers).map((k) => next(k, 'baseline-done'));
     kids.slice(0, workers).forEach((k, w) => k.send({ cmd: 'baseline', url: `http://127.0.0.1:${port}/`, count: share(w).length, dir } satisfies DevicesCommand));
     const base = await Promise.all(baseDone);
-    const bareRss = barePeak();
+    const bareRss = Math.max(...barePeak());
     const baseBytes = base.reduce((a, b) => a + b.bytes, 0);
     const baseSeconds = (Math.max(...base.map((b) => b.endedAt)) - Math.min(...base.map((b) => b.startedAt))) / 1000;
     bare.kill();
@@ -131,7 +134,8 @@ async function main(): Promise<void> {
       last = line;
     }
     const confirmedMs = Date.now() - t0;
-    const peak = serverPeak();
+    const serverSamples = serverPeak();
+    const peak = Math.max(...serverSamples);
     const dev = await Promise.all(otaDone);
     const fetched = dev.reduce((a, d) => a + d.bytesFetched, 0);
     const dlSeconds = (Math.max(...dev.map((d) => d.lastDownloadedAt)) - Math.min(...dev.map((d) => d.firstOfferAt))) / 1000;
@@ -151,6 +155,7 @@ async function main(): Promise<void> {
         '',
         `throughput ratio Fieldflow / bare server: ${fmt(rate / baseRate, 2)}`,
         `server RSS peak / idle: ${fmt(peak / serverIdle, 2)} (+${fmt(peak - serverIdle, 0)} MiB while serving ${int((n * size) / MiB)} MiB; the artifact is ${fmt(size / MiB, 0)} MiB)`,
+        `server RSS at 25/50/75/100% of the rollout: ${quarters(serverSamples).map((v) => fmt(v, 0)).join(' / ')} MiB`,
         `bytes fetched / artifact bytes: ${fmt(fetched / (n * size), 3)}`,
         '',
       ].join('\n'),
