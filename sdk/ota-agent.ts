@@ -100,6 +100,8 @@ interface Current {
   controller: AbortController;
   /** Why the download was aborted: the offer was cleared/replaced (drop the partial file) or the agent stopped (keep it). */
   abortReason?: 'cleared' | 'stopped';
+  /** install() has been called: from here the update can no longer be withdrawn. */
+  installStarted?: boolean;
 }
 
 /**
@@ -198,10 +200,7 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
     if (!offer) {
       // Cleared: the update ended on the server. A download stops; an install finishes and reports.
       this.next = null;
-      if (this.current && this.current.stats.state === 'downloading') {
-        this.current.abortReason = 'cleared';
-        this.current.controller.abort();
-      }
+      this.withdraw();
       return;
     }
     // A retained offer comes again on every reconnect.
@@ -209,13 +208,21 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
     this.emit('offer', offer);
     if (this.current) {
       this.next = offer;
-      if (this.current.stats.state === 'downloading') {
-        this.current.abortReason = 'cleared';
-        this.current.controller.abort();
-      }
+      this.withdraw();
       return;
     }
     void this.run(offer);
+  }
+
+  /**
+   * The server cleared or replaced the offer being handled: a download stops, and nothing that has
+   * not reached install() yet gets there (run() checks before it calls it). An install under way finishes.
+   */
+  private withdraw(): void {
+    const current = this.current;
+    if (!current || current.installStarted) return;
+    current.abortReason = 'cleared';
+    if (current.stats.state === 'downloading') current.controller.abort();
   }
 
   private onRejected(payload: Buffer): void {
@@ -232,7 +239,8 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
     const stats: OtaUpdateStats = { updateId: offer.updateId, version: artifact.version, size: artifact.size, state: 'downloading', bytesFetched: 0, requests: 0, resumes: 0, restarts: 0, startedAt: new Date() };
     const current: Current = { offer, stats, controller: new AbortController() };
     this.current = current;
-    const file = path.join(this.options.downloadDir, `${artifact.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.bin`);
+    // Per device: agents of several devices (a gateway) may share a download directory.
+    const file = path.join(this.options.downloadDir, `${safeName(this.device.deviceId)}-${safeName(artifact.id)}.bin`);
     try {
       if (artifact.version === this.version) {
         // Already running it (installed by an earlier process): say so, which completes the update.
@@ -248,6 +256,9 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
       await this.report({ updateId: offer.updateId, state: 'downloaded' });
       stats.state = 'installing';
       await this.report({ updateId: offer.updateId, state: 'installing' });
+      // Withdrawn while it was verified or reported: install nothing.
+      if (current.abortReason) throw new DownloadAbortedError(`the offer of update ${offer.updateId} was withdrawn before the install`);
+      current.installStarted = true;
       let result: InstallResult | void;
       try {
         result = await this.options.install(file, offer);
@@ -268,7 +279,12 @@ export class OtaAgent extends EventEmitter<OtaAgentEvents> {
       this.log.push(stats);
       if (this.log.length > 50) this.log.shift();
       this.current = null;
-      this.emit('done', stats);
+      try {
+        this.emit('done', stats);
+      } catch (err) {
+        // A listener that throws must not become an unhandled rejection that ends the device process.
+        this.fail(err as Error);
+      }
       const next = this.next;
       this.next = null;
       if (next && !this.stopped) void this.run(next);
@@ -374,4 +390,8 @@ async function corrupt(file: string): Promise<void> {
   } finally {
     await h.close();
   }
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '_');
 }

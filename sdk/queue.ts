@@ -303,7 +303,7 @@ export class OfflineQueue {
         // The rewrite holds the in-memory state, which already includes the buffered lines.
         await this.rewrite();
       } else if (lines.length > 0) {
-        await this.fd!.write(lines.join(''));
+        await writeAll(this.fd!, lines.join(''));
         if (sync) await this.fd!.datasync();
       }
       const ready = lines.some((l) => l.startsWith('{"a"'));
@@ -323,7 +323,9 @@ export class OfflineQueue {
     const file = path.join(this.dir!, LOG);
     const tmp = `${file}.tmp`;
     const lines: string[] = [JSON.stringify({ m: { producer: this.producer, next: this.nextSeq, dropped: this.droppedCount } }) + '\n'];
-    for (let i = this.head; i < this.items.length; i++) {
+    // Messages added while the rewrite runs are not in it: only these become durable by it.
+    const upto = this.items.length;
+    for (let i = this.head; i < upto; i++) {
       const e = this.items[i];
       if (e.state === 'queued' || e.state === 'sent') lines.push(JSON.stringify({ a: e.seq, t: e.topic, p: e.payload }) + '\n');
     }
@@ -331,7 +333,7 @@ export class OfflineQueue {
     this.fd = null;
     const h = await fs.open(tmp, 'w');
     try {
-      await h.write(lines.join(''));
+      await writeAll(h, lines.join(''));
       if (this.fsync) await h.sync();
     } finally {
       await h.close();
@@ -340,7 +342,7 @@ export class OfflineQueue {
     if (this.fsync) await syncDir(this.dir!);
     this.fd = await fs.open(file, 'a');
     this.garbage = 0;
-    for (let i = this.head; i < this.items.length; i++) this.items[i].durable = true;
+    for (let i = this.head; i < upto; i++) this.items[i].durable = true;
   }
 }
 
@@ -411,4 +413,14 @@ async function syncDir(dir: string): Promise<void> {
 /** 16 hex digits: within the server's producer rule (1-32 of [A-Za-z0-9_]). */
 function randomProducer(): string {
   return randomBytes(8).toString('hex');
+}
+
+/** A write can be short (a nearly full disk): write the rest, or fail; a torn line would cost a message. */
+async function writeAll(fd: fs.FileHandle, text: string): Promise<void> {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    const { bytesWritten } = await fd.write(buf, 0, buf.length);
+    if (bytesWritten <= 0) throw new Error('the queue log write made no progress');
+    buf = buf.subarray(bytesWritten);
+  }
 }

@@ -180,6 +180,19 @@ describe('SDK OTA agent against real rollouts', function () {
     assert.equal((await t.update()).state, 'cancelled');
   });
 
+  it('installs nothing when the rollout is cancelled after the download, before the install', async () => {
+    const t = await updateOne();
+    // Cancelled the moment the server has 'downloaded': the clear reaches the device before its 'installing' is acknowledged.
+    t.agent.on('report', (r) => {
+      if (r.state === 'downloaded') void rig.s.platform.ota.rollouts.cancel(t.rolloutId);
+    });
+    const stats = await t.done;
+    assert.equal(stats.state, 'aborted');
+    assert.deepEqual(t.installed, [], 'the withdrawn update was not installed');
+    assert.equal((await t.update()).state, 'cancelled');
+    assert.equal(t.agent.currentVersion, '1.0.0');
+  });
+
   it('resumes, in a new process, the download an earlier one left partial', async () => {
     const proxy = await CuttingProxy.start(Number(new URL(rig.httpUrl).port));
     closers.push(() => proxy.close());

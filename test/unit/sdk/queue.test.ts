@@ -204,4 +204,31 @@ describe('SDK offline queue', () => {
       await q.close();
     }
   });
+
+  it('does not hand out a message added while the log is rewritten until its own line is written', async () => {
+    const dir = tempDir();
+    const q = await OfflineQueue.open({ dir });
+    try {
+      // Enough acknowledgements in one tick that the next write is a rewrite.
+      await addAll(q, 1100);
+      for (const m of takeAll(q)) q.ack(m.seq);
+      const first = q.add('channels/t', '"before"');
+      // The rewrite starts with the next flush; a message that arrives meanwhile is not in its snapshot.
+      await new Promise((r) => setImmediate(r));
+      const late = q.add('channels/t', '"during"');
+      const handedOut: number[] = [];
+      const onDisk = () => fs.readFileSync(path.join(dir, 'queue.log'), 'utf8');
+      await first.written;
+      for (let m = q.takeNext(); m; m = q.takeNext()) {
+        assert.ok(onDisk().includes(`"a":${m.seq},`), `seq ${m.seq} handed out before its line is on disk`);
+        handedOut.push(m.seq);
+      }
+      await late.written;
+      for (let m = q.takeNext(); m; m = q.takeNext()) handedOut.push(m.seq);
+      assert.deepEqual(handedOut, [first.message.seq, late.message.seq]);
+      assert.ok(onDisk().includes('during'));
+    } finally {
+      await q.close();
+    }
+  });
 });
