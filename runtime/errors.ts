@@ -125,6 +125,8 @@ export const Errors = {
   MISSING_NODE_TYPES: define('FF_MISSING_NODE_TYPES', 422, 'Node types the pack needs are not installed'),
   PACK_DOWNGRADE: define('FF_PACK_DOWNGRADE', 409, 'Pack version is lower than the installed one'),
   PACK_ID_CONFLICT: define('FF_PACK_ID_CONFLICT', 409, 'Pack collides with another pack'),
+  PACK_NOT_FOUND: define('FF_PACK_NOT_FOUND', 404, 'Pack not installed'),
+  PACK_MODIFIED: define('FF_PACK_MODIFIED', 409, 'Pack tabs were edited since it was installed'),
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),

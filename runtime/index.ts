@@ -16,6 +16,9 @@ import { ScheduleService } from './schedule/service';
 import { NotifyService } from './notify/service';
 import { OtaService } from './ota/service';
 import { MessageDedupe } from './broker/dedupe';
+import { PackService } from './packs/service';
+import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
+import { FIELDFLOW_VERSION } from './version';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -43,6 +46,8 @@ export interface Platform {
   readonly schedules: ScheduleService;
   readonly notify: NotifyService;
   readonly ota: OtaService;
+  /** Flow packs: import, upgrade, roll back and remove whole solutions (Node-RED is attached by the launcher). */
+  readonly packs: PackService;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
   start(): Promise<StartInfo>;
@@ -70,6 +75,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const schedules = new ScheduleService({ events, log, now });
   const ota = new OtaService({ options: options.ota, dataDir, devices, tags, alarms, events, log, now });
   const dedupe = new MessageDedupe();
+  const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES });
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
@@ -97,6 +103,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     schedules,
     notify,
     ota,
+    packs,
     get broker(): Broker {
       if (!broker) throw new Error('the platform is not started');
       return broker;
@@ -114,6 +121,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await notify.start(store);
       await ota.start(store);
       await dedupe.start(store);
+      await packs.start(store);
       const admin = await auth.ensureAdmin();
       broker = await Broker.create({ devices, channels, tags, ota, dedupe, events, options, log, now });
       ota.attach(broker);

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import express from 'express';
 import RED from 'node-red';
+import { nodeRedFlows } from './nodered-flows';
 import { createPlatform, type Platform } from './index';
 import { createApiRouter } from './api';
 import { notifyPages } from './notify/pages';
@@ -37,6 +38,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
   await RED.start();
+  platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
 
   // Devices connect only once flows are running, so no event reaches a flow before it exists.
   const mqttPort = await platform.broker.listen();

@@ -14,6 +14,7 @@ import { scheduleRoutes } from './routes/schedules';
 import { notificationRoutes } from './routes/notifications';
 import { otaRoutes } from './routes/ota';
 import { rolloutRoutes } from './routes/ota-rollouts';
+import { packRoutes } from './routes/packs';
 
 /** The REST API, mounted at /api/v1. Every handler calls the platform facade and nothing else. */
 export function createApiRouter(platform: Platform): Router {
@@ -36,6 +37,7 @@ export function createApiRouter(platform: Platform): Router {
   router.use(scheduleRoutes(platform));
   router.use(notificationRoutes(platform));
   router.use(otaRoutes(platform));
+  router.use(packRoutes(platform));
   router.use((req, _res, next) => next(Errors.NOT_FOUND(`No route for ${req.method} ${req.originalUrl.split('?')[0]}`)));
   router.use(errorHandler(platform.log));
   return router;

@@ -1,0 +1,202 @@
+import semver from 'semver';
+import { Errors } from '../errors';
+import type { Collection, Store } from '../store';
+import type { Logger } from '../log';
+import type { FlowNode, FlowsPort } from './flows-port';
+import { diffFlows, replacePackNodes, type FlowDiff } from './deploy';
+import { checkPack, checkParameters, loadPack, type Pack } from './model';
+import { derivePackFlows, packFingerprint } from './ids';
+
+/** One installed version of a pack: enough to deploy it again (rollback). */
+export interface PackVersion {
+  version: string;
+  params: Record<string, unknown>;
+  /** The pack file as imported, as JSON text (pack files may hold keys such as `$schema` that NeDB refuses). */
+  source: string;
+  installedAt: number;
+}
+
+export interface InstalledPack {
+  id: string;
+  name: string;
+  version: string;
+  params: Record<string, unknown>;
+  installedAt: number;
+  installedBy: string;
+  /** The ids of the nodes the pack deployed (tabs, subflows, nodes). */
+  nodeIds: string[];
+  /** A hash of those nodes as deployed: a different hash now means someone edited them. */
+  fingerprint: string;
+  /** The pack file, as JSON text. */
+  source: string;
+  /** Earlier versions, newest first: what rollback restores. */
+  history: PackVersion[];
+}
+
+type PackDoc = Omit<InstalledPack, 'id'> & { _id: string };
+
+export interface ImportRequest {
+  /** The pack file's text, or the pack already parsed (built-in packs, the editor). */
+  file: string | Buffer | Pack;
+  params?: Record<string, unknown>;
+  /** Overwrite edits made in the pack's tabs since it was installed. */
+  force?: boolean;
+  /** Accept a version lower than the installed one. */
+  allowDowngrade?: boolean;
+}
+
+export interface ImportPlan {
+  pack: Pack;
+  params: Record<string, unknown>;
+  /** The installed version, if any. */
+  from: string | null;
+  to: string;
+  diff: FlowDiff;
+  /** Edits a user made in the pack's tabs since it was installed: the import overwrites them only with force. */
+  modified: boolean;
+}
+
+const HISTORY = 5;
+
+/**
+ * Flow packs: a whole solution (flows, and later models and alerting) imported in one step,
+ * upgraded in place and rolled back. One code path for the CLI, REST and the editor.
+ */
+export class PackService {
+  private readonly packs = new Map<string, InstalledPack>();
+  private collection!: Collection<PackDoc>;
+  private port: FlowsPort | null = null;
+  /** One import, upgrade, rollback or removal at a time: each reads the flows, then writes them. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: { log: Logger; now: () => number; version: string; maxBytes: number }) {}
+
+  async start(store: Store): Promise<void> {
+    this.collection = await store.collection<PackDoc>('packs');
+    for (const { _id, ...doc } of await this.collection.all()) this.packs.set(_id, { id: _id, ...doc });
+  }
+
+  /** Node-RED's flows, once it runs (the launcher attaches them). */
+  attach(port: FlowsPort): void {
+    this.port = port;
+  }
+
+  list(): InstalledPack[] {
+    return [...this.packs.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  get(id: string): InstalledPack {
+    const pack = typeof id === 'string' ? this.packs.get(id) : undefined;
+    if (!pack) throw Errors.PACK_NOT_FOUND(`No pack with id ${JSON.stringify(String(id).slice(0, 128))} is installed`);
+    return pack;
+  }
+
+  /** What an import would change, without changing anything (the dry run). */
+  async plan(request: ImportRequest): Promise<ImportPlan> {
+    const port = this.requirePort();
+    const { flows } = await port.getFlows();
+    return (await this.prepare(request, flows, port)).plan;
+  }
+
+  /** Import or upgrade a pack. Nothing is deployed unless the whole pack is valid. */
+  install(request: ImportRequest, by: string): Promise<InstalledPack> {
+    return this.exclusive(async () => {
+      const port = this.requirePort();
+      const { rev, flows } = await port.getFlows();
+      const { plan, nodes } = await this.prepare(request, flows, port);
+      if (plan.modified && !request.force) {
+        throw Errors.PACK_MODIFIED(`The tabs of ${plan.pack.manifest.id} were edited since ${plan.from} was installed; import again with force to overwrite the edits`);
+      }
+      const installed = this.packs.get(plan.pack.manifest.id);
+      await port.setFlows(replacePackNodes(flows, installed?.nodeIds ?? [], nodes), rev);
+      const history = installed ? [{ version: installed.version, params: installed.params, source: installed.source, installedAt: installed.installedAt }, ...installed.history].slice(0, HISTORY) : [];
+      return this.record(plan.pack, plan.params, nodes, history, by);
+    });
+  }
+
+  /** Deploy the previous version again, with its parameters. */
+  rollback(id: string, by: string, options: { force?: boolean } = {}): Promise<InstalledPack> {
+    return this.exclusive(async () => {
+      const installed = this.get(id);
+      const previous = installed.history[0];
+      if (!previous) throw Errors.CONFLICT(`${id} has no earlier version to roll back to`);
+      const port = this.requirePort();
+      const { rev, flows } = await port.getFlows();
+      if (this.modified(installed, flows) && !options.force) throw Errors.PACK_MODIFIED(`The tabs of ${id} were edited since it was installed; roll back with force to overwrite the edits`);
+      const pack = JSON.parse(previous.source) as Pack;
+      const nodes = derivePackFlows(pack, id, previous.params);
+      await port.setFlows(replacePackNodes(flows, installed.nodeIds, nodes), rev);
+      return this.record(pack, previous.params, nodes, installed.history.slice(1), by);
+    });
+  }
+
+  /** Delete the pack's tabs and the record of it. */
+  remove(id: string): Promise<void> {
+    return this.exclusive(async () => {
+      const installed = this.get(id);
+      const port = this.requirePort();
+      const { rev, flows } = await port.getFlows();
+      await port.setFlows(replacePackNodes(flows, installed.nodeIds, []), rev);
+      this.packs.delete(id);
+      await this.collection.remove(id);
+    });
+  }
+
+  private async prepare(request: ImportRequest, flows: FlowNode[], port: FlowsPort): Promise<{ plan: ImportPlan; nodes: FlowNode[] }> {
+    const ctx = { installedNodeTypes: await port.nodeTypes(), fieldflowVersion: this.deps.version };
+    const { pack } = typeof request.file === 'string' || Buffer.isBuffer(request.file) ? loadPack(request.file, { maxBytes: this.deps.maxBytes }, ctx) : checkPack(request.file, ctx);
+    const params = checkParameters(pack, request.params ?? {});
+    const id = pack.manifest.id;
+    const installed = this.packs.get(id) ?? null;
+    if (installed && semver.lt(pack.manifest.version, installed.version) && !request.allowDowngrade) {
+      throw Errors.PACK_DOWNGRADE(`${id} ${installed.version} is installed; ${pack.manifest.version} is older (allow the downgrade to install it)`);
+    }
+    const nodes = derivePackFlows(pack, id, params);
+    const owned = new Set(installed?.nodeIds ?? []);
+    const taken = new Map(flows.map((n) => [n.id, n]));
+    const clashes = nodes.filter((n) => taken.has(n.id) && !owned.has(n.id)).map((n) => n.id);
+    if (clashes.length) throw Errors.PACK_ID_CONFLICT(`${clashes.length} node id(s) of ${id} are used by flows that are not this pack's (${clashes.slice(0, 5).join(', ')})`);
+    const before = flows.filter((n) => owned.has(n.id));
+    return {
+      plan: { pack, params, from: installed?.version ?? null, to: pack.manifest.version, diff: diffFlows(before, nodes), modified: !!installed && this.modified(installed, flows) },
+      nodes,
+    };
+  }
+
+  private modified(installed: InstalledPack, flows: FlowNode[]): boolean {
+    const owned = new Set(installed.nodeIds);
+    return packFingerprint(flows.filter((n) => owned.has(n.id))) !== installed.fingerprint;
+  }
+
+  private async record(pack: Pack, params: Record<string, unknown>, nodes: FlowNode[], history: PackVersion[], by: string): Promise<InstalledPack> {
+    const entry: InstalledPack = {
+      id: pack.manifest.id,
+      name: pack.manifest.name,
+      version: pack.manifest.version,
+      params,
+      installedAt: this.deps.now(),
+      installedBy: by,
+      nodeIds: nodes.map((n) => n.id),
+      fingerprint: packFingerprint(nodes),
+      source: JSON.stringify(pack),
+      history,
+    };
+    const { id, ...doc } = entry;
+    const existed = this.packs.has(id);
+    this.packs.set(id, entry);
+    if (existed) await this.collection.replace({ _id: id, ...doc });
+    else await this.collection.insert({ _id: id, ...doc });
+    return entry;
+  }
+
+  private requirePort(): FlowsPort {
+    if (!this.port) throw Errors.UNAVAILABLE('Node-RED is not running; packs can be imported once it is');
+    return this.port;
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
