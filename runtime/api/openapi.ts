@@ -21,6 +21,7 @@ import { notificationPaths, notificationSchemas } from './openapi-notifications'
 import { otaPaths, otaSchemas } from './openapi-ota';
 import { deviceConfigPaths } from './openapi-devices-config';
 import { rolloutPaths, rolloutSchemas } from './openapi-rollouts';
+import { packPaths, packSchemas } from './openapi-packs';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
@@ -48,6 +49,7 @@ export function openApiDocument() {
         ...notificationSchemas(),
         ...otaSchemas(),
         ...rolloutSchemas(),
+        ...packSchemas(),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -377,6 +379,7 @@ export function openApiDocument() {
       ...notificationPaths(),
       ...otaPaths(),
       ...rolloutPaths(),
+      ...packPaths(),
       '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI', { type: 'object' }) } } },

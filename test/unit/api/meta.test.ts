@@ -12,7 +12,7 @@ describe('REST API documents', () => {
   it('serves an OpenAPI 3 document that lists every route', async () => {
     const doc = (await s.anonymous.get('/openapi.json')).body;
     assert.equal(doc.openapi, '3.0.3');
-    for (const p of ['/auth/token', '/devices', '/devices/{id}', '/devices/{id}/token', '/devices/{id}/channels', '/devices/{id}/channels/{channel}', '/devices/{id}/channels/{channel}/messages', '/devices/{id}/channels/{channel}/aggregate', '/devices/{id}/tags/{appKey}', '/tags/{appKey}/types', '/triggers', '/triggers/backtest', '/triggers/{id}', '/triggers/{id}/backtest', '/alarms', '/alarms/{id}', '/alarms/{id}/ack', '/alarms/{id}/clear', '/schedules', '/schedules/{id}', '/ota/rollouts', '/ota/rollouts/{id}/pause', '/ota/rollouts/{id}/updates', '/ota/updates/{id}', '/devices/{id}/ota/artifacts/{artifactId}']) {
+    for (const p of ['/auth/token', '/devices', '/devices/{id}', '/devices/{id}/token', '/devices/{id}/channels', '/devices/{id}/channels/{channel}', '/devices/{id}/channels/{channel}/messages', '/devices/{id}/channels/{channel}/aggregate', '/devices/{id}/tags/{appKey}', '/tags/{appKey}/types', '/triggers', '/triggers/backtest', '/triggers/{id}', '/triggers/{id}/backtest', '/alarms', '/alarms/{id}', '/alarms/{id}/ack', '/alarms/{id}/clear', '/schedules', '/schedules/{id}', '/ota/rollouts', '/ota/rollouts/{id}/pause', '/ota/rollouts/{id}/updates', '/ota/updates/{id}', '/devices/{id}/ota/artifacts/{artifactId}', '/packs', '/packs/dry-run', '/packs/{id}', '/packs/{id}/rollback', '/packs/schema.json']) {
       assert.ok(doc.paths[p], `missing ${p}`);
     }
   });
