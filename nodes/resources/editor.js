@@ -35,7 +35,39 @@
         ].join('\n');
     }
 
+    /** The platform's error as text: what the admin route answered (`FF_...: detail`). */
+    function errorText(xhr) {
+        var body = xhr.responseJSON || {};
+        return (body.code ? body.code + ': ' : '') + (body.detail || xhr.statusText || 'the request failed');
+    }
+
+    /**
+     * Fill a select from an admin list route (`{items: [{id, ...}]}`): the empty choice first (`none`, or
+     * `empty` when there are no items), then `label(item)` per item. A select keeps a value only once it has
+     * the option, so the saved id is added before the list arrives; an id the platform no longer has stays,
+     * marked unknown. If the list cannot be read, the saved id stays and the error is shown in `error`.
+     */
+    function fillSelect(select, url, selected, options) {
+        var none = options.none || 'any';
+        select.empty().append($('<option>').val(selected).text(selected || none)).val(selected);
+        $.getJSON(url).done(function (res) {
+            select.empty();
+            $('<option value="">').text(res.items.length || !options.empty ? none : options.empty).appendTo(select);
+            var found = false;
+            res.items.forEach(function (item) {
+                found = found || item.id === selected;
+                $('<option>').val(item.id).text(options.label(item)).appendTo(select);
+            });
+            if (selected && !found) $('<option>').val(selected).text('unknown ' + selected).appendTo(select);
+            select.val(selected);
+        }).fail(function (xhr) {
+            $(options.error).text(errorText(xhr));
+        });
+    }
+
     window.FieldflowEditor = {
+        errorText: errorText,
+        fillSelect: fillSelect,
         deviceScope: {
             /** The node properties: deviceMode (all | id | selector), device, selector, each checked for its mode. */
             defaults: function () {
