@@ -4,6 +4,7 @@ import { deployFlows, editorToken } from '../support/nodered';
 import { waitFor } from '../support/mqtt';
 import type { Api } from '../support/http';
 import { assertProblem } from '../unit/api/problems';
+import { packNodeId } from '../../runtime/packs/ids';
 
 /** A small pack: an http endpoint that answers with the THRESHOLD parameter, through a change node (`${THRESHOLD}`) and a function (`env.get`). */
 function pack(version: string, extra: Array<Record<string, unknown>> = []) {
@@ -115,5 +116,20 @@ describe('flow packs over REST, against the real server and its Node-RED', funct
     const after = await flows();
     assert.equal(after.rev, before.rev, 'nothing was deployed');
     assert.deepEqual((await admin.get('/packs')).body.items, []);
+  });
+
+  it('refuses a pack whose node ids would land on nodes that are not its own', async () => {
+    // A user node that happens to have the id the pack's function node derives to.
+    const taken = packNodeId('com.example.echo', 'fn');
+    const current = await flows();
+    const withClash = [...current.flows, { id: taken, z: 'mine', type: 'comment', name: 'not the pack', x: 10, y: 10, wires: [] }];
+    const deploy = await fetch(`${server.httpUrl}/flows`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify({ rev: current.rev, flows: withClash }) });
+    assert.equal(deploy.status, 200);
+    const before = await flows();
+    const refused = await admin.post('/packs', { pack: pack('1.0.0') });
+    assertProblem(refused, 409, 'FF_PACK_ID_CONFLICT');
+    assert.match(refused.body.detail, new RegExp(taken));
+    assert.equal((await flows()).rev, before.rev, 'nothing was deployed');
+    assert.equal((await flows()).flows.find((n) => n.id === taken).name, 'not the pack');
   });
 });

@@ -298,4 +298,19 @@ describe('OTA rollouts', () => {
     }
     await waitFor('files closed', () => open() === 0, 3000);
   });
+
+  it('puts the public URL in offers when one is configured, and pages updates by state', async () => {
+    b = await otaSetup(5, { ota: { maxArtifactBytes: 1024 * 1024, sweepMs: 25, publicUrl: 'https://iot.example.com/' } });
+    const r = await rollout({ waveSize: 2, maxFailureRatio: 1 });
+    const [d] = b.devices;
+    assert.equal((await d.offer()).url, `https://iot.example.com/api/v1/devices/${d.id}/ota/artifacts/${b.artifact.id}`);
+    const page1 = (await b.s.admin.get(`/ota/rollouts/${r.body.id}/updates?state=pending&limit=2`)).body;
+    assert.equal(page1.items.length, 2);
+    assert.ok(page1.items.every((u: any) => u.state === 'pending'));
+    const page2 = (await b.s.admin.get(`/ota/rollouts/${r.body.id}/updates?state=pending&limit=2&after=${page1.next}`)).body;
+    assert.deepEqual([page2.items.length, page2.next], [1, null]);
+    assert.equal(new Set([...page1.items, ...page2.items].map((u: any) => u.id)).size, 3);
+    assertProblem(await b.s.admin.get(`/ota/rollouts/${r.body.id}/updates?state=done`), 400, 'FF_INVALID_QUERY');
+    assertProblem(await b.s.admin.get('/ota/rollouts?status=busy'), 400, 'FF_INVALID_QUERY');
+  });
 });
