@@ -6,6 +6,7 @@ import { NedbStore, type Store } from './store';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
 import { DeviceConfigService } from './devices/config';
+import { ModelService } from './devices/models';
 import { ChannelService } from './channels/service';
 import { AuthService } from './auth/service';
 import { Broker } from './broker';
@@ -17,6 +18,7 @@ import { NotifyService } from './notify/service';
 import { OtaService } from './ota/service';
 import { MessageDedupe } from './broker/dedupe';
 import { PackService } from './packs/service';
+import { platformResourcePorts } from './packs/resource-ports';
 import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
 import { FIELDFLOW_VERSION } from './version';
 
@@ -36,6 +38,8 @@ export interface Platform {
   readonly log: Logger;
   readonly events: EventBus;
   readonly devices: DeviceRegistry;
+  /** Device models: the config JSON Schema each device's configuration is checked against. */
+  readonly models: ModelService;
   /** Device configuration (retained on `devices/{id}/config`) and commands (`devices/{id}/commands/{name}`). */
   readonly deviceConfig: DeviceConfigService;
   readonly channels: ChannelService;
@@ -66,7 +70,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);
-  const deviceConfig = new DeviceConfigService({ devices, limits: options.ingest, log, now });
+  const models = new ModelService({ devices, log, now });
+  const deviceConfig = new DeviceConfigService({ devices, models, limits: options.ingest, log, now });
   const channels = new ChannelService({ store, devices, events, ids, options, log, now });
   const auth = new AuthService(options.auth, now);
   const tags = new TagService({ channels, devices, limits: options.ingest });
@@ -75,8 +80,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const schedules = new ScheduleService({ events, log, now });
   const ota = new OtaService({ options: options.ota, dataDir, devices, tags, alarms, events, log, now });
   const dedupe = new MessageDedupe();
-  const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES });
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
+  const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES, resources: platformResourcePorts({ notify, schedules, models }) });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
 
@@ -94,6 +99,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     log,
     events,
     devices,
+    models,
     deviceConfig,
     channels,
     auth,
@@ -111,6 +117,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     async start() {
       await store.open();
       await devices.start(store);
+      await models.start(store);
       await deviceConfig.start(store);
       await channels.start();
       await auth.start(store);

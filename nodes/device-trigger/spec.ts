@@ -44,7 +44,8 @@ export interface TriggerSettings {
 export function triggerSpec(s: TriggerSettings): Record<string, unknown> {
   const spec: Record<string, unknown> = { name: (s.name || describe(s)).slice(0, 128), kind: s.kind };
   if (s.deviceMode === 'id') spec.device = s.device;
-  if (s.deviceMode === 'selector') spec.selector = s.selector;
+  // An empty selector (a flow pack's `${SELECTOR}` parameter left empty) matches every device, as it does in subscriptions.
+  if (s.deviceMode === 'selector' && s.selector !== '') spec.selector = s.selector;
   if (s.source === 'tag') {
     spec.tag = { appKey: s.appKey, name: s.tagName };
   } else {

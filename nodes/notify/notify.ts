@@ -8,6 +8,7 @@ import type { SendInput } from '../../runtime/notify/service';
 import { checkTemplates, renderText } from '../../runtime/notify/templates';
 import { deliveryView, type DeliveryView } from '../../runtime/notify/views';
 import { platformOf, showError } from '../lib/common';
+import { Errors } from '../../runtime/errors';
 
 type Mode = 'endpoints' | 'subscription' | 'event';
 
@@ -77,6 +78,8 @@ export = function register(RED: NodeAPI) {
       const device = deviceOf(msg);
       const severity = msg.severity ?? (config.severity || undefined);
       if (mode === 'event') {
+        // An event is matched and routed later, through the inbox: files have no place there.
+        if (msg.attachments != null) throw Errors.INVALID_NOTIFICATION('msg.attachments can only be sent to endpoints or through a subscription, not as an event', { errors: [{ path: '/attachments', message: 'is not allowed in event mode' }] });
         const name = config.eventName || (typeof msg.topic === 'string' ? msg.topic : undefined);
         const id = platform.notify.emitCustom({ name, device, severity, message: eventMessage(platform, config.body, name, device, severity, msg.payload), data: msg.payload });
         if (seq === sends) last.followEvent(id, name!);
@@ -96,6 +99,7 @@ export = function register(RED: NodeAPI) {
         severity,
         // The name is what a default subject shows: the topic is data, so it goes in as a value, never as a template.
         name: (typeof msg.topic === 'string' && msg.topic) || config.name || undefined,
+        attachments: msg.attachments,
       };
       const deliveries = await platform.notify.send(input, 'flow');
       const views = deliveries.map((d) => deliveryView(d));

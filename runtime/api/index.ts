@@ -5,6 +5,7 @@ import { errorHandler } from './problem';
 import { authRoutes } from './routes/auth';
 import { deviceRoutes } from './routes/devices';
 import { deviceConfigRoutes } from './routes/device-config';
+import { modelRoutes } from './routes/models';
 import { channelRoutes } from './routes/channels';
 import { metaRoutes } from './routes/meta';
 import { tagRoutes } from './routes/tags';
@@ -32,6 +33,7 @@ export function createApiRouter(platform: Platform): Router {
   router.use(rolloutRoutes(platform));
   router.use(deviceRoutes(platform));
   router.use(deviceConfigRoutes(platform));
+  router.use(modelRoutes(platform));
   router.use(triggerRoutes(platform));
   router.use(alarmRoutes(platform));
   router.use(scheduleRoutes(platform));

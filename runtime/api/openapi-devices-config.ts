@@ -40,6 +40,7 @@ export function deviceConfigPaths() {
           403: forbidden,
           404: notFound,
           415: problem('Not sent as application/json (FF_UNSUPPORTED_MEDIA_TYPE)'),
+          422: problem("Fails the config schema of the device's model, with JSON paths (FF_CONFIG_SCHEMA_MISMATCH)"),
         },
       },
     },

@@ -57,6 +57,11 @@ export function notificationSchemas() {
         event: { type: 'object', properties: { id: { type: 'string' }, type: { type: 'string' }, device: { type: 'string', nullable: true }, severity: { type: 'string', nullable: true }, time } },
         subject: { type: 'string' },
         text: { type: 'string' },
+        attachments: {
+          type: 'array',
+          description: 'Files sent with an email delivery (name, media type, size; never the content)',
+          items: { type: 'object', properties: { filename: { type: 'string' }, contentType: { type: 'string', nullable: true }, size: { type: 'integer' } } },
+        },
         idempotencyKey: { type: 'string' },
         tries: { type: 'integer' },
         maxAttempts: { type: 'integer' },
@@ -145,10 +150,20 @@ export function notificationPaths() {
               device: { type: 'string' },
               severity: { type: 'string' },
               name: { type: 'string' },
+              attachments: {
+                type: 'array',
+                maxItems: 10,
+                description: 'Files for email endpoints (other types get the text alone); at most 4 MiB together, decoded',
+                items: {
+                  type: 'object',
+                  required: ['filename', 'content'],
+                  properties: { filename: { type: 'string', maxLength: 255 }, content: { type: 'string' }, encoding: { type: 'string', enum: ['utf8', 'base64'] }, contentType: { type: 'string' } },
+                },
+              },
             },
           }),
         },
-        responses: { 202: ok('Queued', { type: 'object', properties: { items: { type: 'array', items: ref('Delivery') } } }), 400: bad('FF_INVALID_NOTIFICATION, FF_INVALID_TEMPLATE'), 401: errors[401], 404: notFound('FF_ENDPOINT_NOT_FOUND, FF_SUBSCRIPTION_NOT_FOUND') },
+        responses: { 202: ok('Queued', { type: 'object', properties: { items: { type: 'array', items: ref('Delivery') } } }), 400: bad('FF_INVALID_NOTIFICATION, FF_INVALID_TEMPLATE'), 413: problem('FF_ATTACHMENT_TOO_LARGE'), 401: errors[401], 404: notFound('FF_ENDPOINT_NOT_FOUND, FF_SUBSCRIPTION_NOT_FOUND') },
       },
     },
     '/notifications/events': {

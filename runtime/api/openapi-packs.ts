@@ -1,4 +1,5 @@
 import { errors, list, notFound, ok, problem, ref } from './openapi-helpers';
+import { exportRequestSchema } from '../packs/schema';
 
 /** Components of the flow-pack part of the API. */
 export function packSchemas() {
@@ -21,6 +22,7 @@ export function packSchemas() {
         version: { type: 'string' },
         params: { type: 'object' },
         nodes: { type: 'integer' },
+        resources: { type: 'array', items: { type: 'object', properties: { kind: { type: 'string', enum: ['models', 'endpoints', 'subscriptions', 'schedules'] }, id: { type: 'string' }, name: { type: 'string' } } } },
         installedAt: { type: 'string', format: 'date-time' },
         installedBy: { type: 'string' },
         history: { type: 'array', items: { type: 'object', properties: { version: { type: 'string' }, installedAt: { type: 'string', format: 'date-time' } } } },
@@ -28,8 +30,10 @@ export function packSchemas() {
     },
     PackPlan: {
       type: 'object',
-      properties: { id: { type: 'string' }, name: { type: 'string' }, from: { type: 'string', nullable: true }, to: { type: 'string' }, params: { type: 'object' }, modified: { type: 'boolean' }, diff: { type: 'object' } },
+      properties: { id: { type: 'string' }, name: { type: 'string' }, from: { type: 'string', nullable: true }, to: { type: 'string' }, params: { type: 'object' }, modified: { type: 'boolean' }, diff: { type: 'object' }, resources: { type: 'object', description: 'Resources added, changed and removed, each {kind, name}' } },
     },
+    ExportRequest: exportRequestSchema,
+    BuiltinPack: { type: 'object', properties: { file: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, description: { type: 'string' } } },
   };
 }
 
@@ -54,7 +58,25 @@ export function packPaths() {
     '/packs/{id}': {
       parameters: [idParam],
       get: { summary: 'An installed pack', responses: { 200: ok('Pack', ref('InstalledPack')), 401: errors[401], 404: notFound('FF_PACK_NOT_FOUND') } },
-      delete: { summary: "Remove the pack's tabs and its record", responses: { 204: { description: 'Removed' }, 401: errors[401], 404: notFound('FF_PACK_NOT_FOUND') } },
+      delete: {
+        summary: "Remove the pack's tabs, the resources it created and its record",
+        responses: { 200: ok('Removed; `kept` lists resources that could not be removed (a model devices still use)', { type: 'object', properties: { id: { type: 'string' }, kept: { type: 'array', items: { type: 'object' } } } }), 401: errors[401], 404: notFound('FF_PACK_NOT_FOUND') },
+      },
+    },
+    '/packs/export': {
+      post: {
+        summary: 'Deployed tabs, with the subflows, config nodes and resources they use, as a pack file',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('ExportRequest') } } },
+        responses: { 200: ok('The pack file', { type: 'object' }), 400: problem('FF_VALIDATION (an unknown tab), FF_INVALID_PACK'), 401: errors[401] },
+      },
+    },
+    '/packs/builtin': { get: { summary: 'The packs shipped with Fieldflow (flows/)', responses: { 200: ok('Built-in packs', list('BuiltinPack')), 401: errors[401] } } },
+    '/packs/builtin/{file}': {
+      get: {
+        summary: 'A built-in pack file',
+        parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: { 200: ok('The pack file', { type: 'object' }), 401: errors[401], 404: notFound('FF_PACK_NOT_FOUND') },
+      },
     },
     '/packs/{id}/rollback': {
       parameters: [idParam],

@@ -22,6 +22,7 @@ import { otaPaths, otaSchemas } from './openapi-ota';
 import { deviceConfigPaths } from './openapi-devices-config';
 import { rolloutPaths, rolloutSchemas } from './openapi-rollouts';
 import { packPaths, packSchemas } from './openapi-packs';
+import { modelPaths, modelSchemas } from './openapi-models';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
@@ -50,6 +51,7 @@ export function openApiDocument() {
         ...otaSchemas(),
         ...rolloutSchemas(),
         ...packSchemas(),
+        ...modelSchemas(),
         Problem: {
           type: 'object',
           required: ['type', 'title', 'status', 'detail', 'code'],
@@ -218,7 +220,13 @@ export function openApiDocument() {
         patch: {
           summary: 'Change name, model or labels (a null label deletes it)',
           requestBody: { required: true, content: json(oas(devicePatchSchema)) },
-          responses: { 200: ok('The device', ref('Device')), 400: errors[400], 401: errors[401], 404: errors[404] },
+          responses: {
+            200: ok('The device', ref('Device')),
+            400: errors[400],
+            401: errors[401],
+            404: errors[404],
+            422: problem("The new model's config schema refuses the stored configuration (FF_CONFIG_SCHEMA_MISMATCH)"),
+          },
         },
         delete: {
           summary: 'Delete a device, its channels and messages; its connections are closed at once',
@@ -376,6 +384,7 @@ export function openApiDocument() {
         delete: { summary: 'Delete a schedule', responses: { 204: { description: 'Deleted' }, 401: errors[401], 404: notFound('FF_SCHEDULE_NOT_FOUND') } },
       },
       ...deviceConfigPaths(),
+      ...modelPaths(),
       ...notificationPaths(),
       ...otaPaths(),
       ...rolloutPaths(),

@@ -4,6 +4,7 @@ import type { Collection, Store } from '../store';
 import type { Logger } from '../log';
 import { serializeData, type PayloadLimits } from '../channels/payload';
 import type { DeviceRegistry } from './registry';
+import type { ModelService } from './models';
 import { iso } from '../views';
 
 /** What the service needs of the broker: a publish into one device's namespace. */
@@ -13,6 +14,8 @@ export interface DevicePublisher {
 
 export interface DeviceConfigDeps {
   devices: DeviceRegistry;
+  /** A configuration must satisfy the config schema of its device's model, when that model is registered. */
+  models: Pick<ModelService, 'validateConfig'>;
   /** The ingest payload limits: a config and a command's arguments are held to them too. */
   limits: PayloadLimits;
   log: Logger;
@@ -93,14 +96,17 @@ export class DeviceConfigService {
 
   /**
    * Replace the device's configuration. It is stored before it is published; a refused one
-   * (FF_INVALID_CONFIG) leaves the stored one as it was.
+   * (FF_INVALID_CONFIG, or FF_CONFIG_SCHEMA_MISMATCH when it fails the schema of the device's
+   * model) leaves the stored one as it was.
    */
   async set(deviceId: string, config: unknown): Promise<StoredConfig> {
     this.deps.devices.require(deviceId);
     const json = checkObject(config, this.deps.limits, Errors.INVALID_CONFIG, 'A device configuration');
     return this.serial(deviceId, async () => {
       // Deleted while an earlier write for it was still running.
-      this.deps.devices.require(deviceId);
+      const device = this.deps.devices.require(deviceId);
+      // The JSON is what is stored and sent, so that is what is checked (toJSON, undefined values).
+      this.assertFits(device.model, JSON.parse(json), 'The configuration');
       const updatedAt = this.deps.now();
       const doc: ConfigDoc = { _id: deviceId, json, updatedAt };
       if (this.configs.has(deviceId)) await this.collection.replace(doc);
@@ -108,6 +114,22 @@ export class DeviceConfigService {
       this.configs.set(deviceId, { json, updatedAt });
       await this.publish(deviceId, json);
       return { config: JSON.parse(json), updatedAt };
+    });
+  }
+
+  /**
+   * Run `change`, which gives the device `model`, once its stored configuration is known to satisfy
+   * that model's schema (FF_CONFIG_SCHEMA_MISMATCH otherwise, and `change` does not run). A device
+   * with no configuration yet, or that has this model already, has nothing to check. It runs in
+   * turn with configuration writes, so none can slip in between the check and the change.
+   */
+  changeModel<T>(deviceId: string, model: string | null, change: () => Promise<T>): Promise<T> {
+    this.deps.devices.require(deviceId);
+    return this.serial(deviceId, async () => {
+      const stored = this.configs.get(deviceId);
+      const device = this.deps.devices.require(deviceId);
+      if (stored && device.model !== model) this.assertFits(model, JSON.parse(stored.json), 'The current configuration');
+      return change();
     });
   }
 
@@ -141,6 +163,14 @@ export class DeviceConfigService {
     const payload = `{"id":${JSON.stringify(id)},"args":${argsJson},"sentAt":${JSON.stringify(new Date(sentAt).toISOString())}}`;
     await link.publishToDevice(deviceId, `commands/${name}`, payload, { retain: false, qos: 1 });
     return { id, name, sentAt, delivered };
+  }
+
+  private assertFits(model: string | null, config: unknown, what: string): void {
+    const errors = this.deps.models.validateConfig(model, config);
+    if (errors.length) {
+      const list = errors.map((e) => `${e.path} ${e.message}`).join('; ');
+      throw Errors.CONFIG_SCHEMA_MISMATCH(`${what} does not satisfy the config schema of model ${JSON.stringify(model)}: ${list}`, { errors });
+    }
   }
 
   private publish(deviceId: string, json: string, qos: 0 | 1 = 1): Promise<void> {

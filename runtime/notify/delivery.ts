@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { EndpointType } from './endpoint-model';
 import type { Severity } from '../alarms/severity';
+import type { StoredAttachment } from './attachments';
 
 export const DELIVERY_STATUSES = ['queued', 'held', 'sending', 'sent', 'dead', 'cancelled'] as const;
 /**
@@ -39,8 +40,11 @@ export interface Delivery {
   source: DeliverySource;
   /** `alarm`: set on reminders and escalations, whose alarm is checked again before each attempt. */
   event: { id: string; type: string; device: string | null; severity: Severity | null; ts: number; alarm?: string };
-  /** Rendered at enqueue time; `data` is JSON text (NeDB refuses keys with '.' or '$'). */
-  message: { subject: string; text: string; html: string; data: string };
+  /**
+   * Rendered at enqueue time; `data` is JSON text (NeDB refuses keys with '.' or '$').
+   * `attachments`: files sent with an email (other endpoint types never carry them).
+   */
+  message: { subject: string; text: string; html: string; data: string; attachments?: StoredAttachment[] };
   /** Sent with every attempt (the webhook `Idempotency-Key`, Twilio's idempotency token). */
   idempotencyKey: string;
   attempts: Attempt[];

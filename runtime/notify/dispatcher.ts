@@ -205,6 +205,7 @@ export class Dispatcher {
     d.updatedAt = this.deps.clock.now();
     this.deps.outbox.finishedOne();
     await this.persist(d);
+    if (status !== 'dead') this.deps.outbox.dropAttachmentContent(d);
   }
 
   /** Save a result; if the write fails the store retries it, and the process goes on. */

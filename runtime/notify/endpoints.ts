@@ -51,6 +51,11 @@ export class EndpointStore {
     return [...this.endpoints.values()].filter((e) => (!filter.type || e.type === filter.type) && (filter.owner === undefined || e.owner === filter.owner));
   }
 
+  /** Check a create body and write nothing (a flow pack checks all its resources before it applies any). */
+  check(input: EndpointInput): void {
+    checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured });
+  }
+
   has(id: string): boolean {
     return this.endpoints.has(id);
   }
@@ -73,12 +78,14 @@ export class EndpointStore {
     return secrets;
   }
 
-  async create(input: EndpointInput, owner: string | null = null): Promise<CreatedEndpoint> {
+  /** `id` is given by flow packs, whose resources keep the same id in every version; otherwise a new UUID. */
+  async create(input: EndpointInput, owner: string | null = null, id: string = randomUUID()): Promise<CreatedEndpoint> {
+    if (this.endpoints.has(id)) throw Errors.CONFLICT(`An endpoint with id ${id} exists`);
     const checked = checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured });
     let generatedSecret: string | undefined;
     if (checked.type === 'webhook' && !checked.secrets.secret) checked.secrets.secret = generatedSecret = `whsec_${randomBytes(24).toString('base64url')}`;
     const now = this.deps.now();
-    const endpoint = this.build(randomUUID(), checked, owner, now, now);
+    const endpoint = this.build(id, checked, owner, now, now);
     await this.collection.insert(toDoc(endpoint));
     this.endpoints.set(endpoint.id, endpoint);
     return { endpoint, generatedSecret };

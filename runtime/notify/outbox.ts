@@ -111,6 +111,19 @@ export class Outbox {
     });
   }
 
+  /**
+   * A sent or cancelled delivery is never sent again: its attachments keep their names and sizes
+   * but lose their content, in memory and on disk, so files (a daily report) do not pile up in
+   * the history. Dead deliveries keep theirs: they can be resent.
+   */
+  dropAttachmentContent(d: Delivery): void {
+    const files = d.message.attachments;
+    if (!files?.some((a) => a.content !== null)) return;
+    d.message = { ...d.message, attachments: files.map((a) => ({ ...a, content: null })) };
+    // A failed write is retried by the store; until then the content stays on disk, which is harmless.
+    void this.messages.save(d.key, () => (this.deliveries.has(d.key) ? { key: d.key, message: d.message, initial: stateOf(d) } : null)).catch(() => undefined);
+  }
+
   /** Call when a delivery reaches a finished state: keeps history within the limit. */
   finishedOne(): void {
     this.finished++;

@@ -11,6 +11,7 @@ import type { ChannelService } from '../channels/service';
 import { systemClock, type NotifyClock } from './clock';
 import { DeliveryIds, recordAttempt, type Delivery, type DeliverySource } from './delivery';
 import { Dispatcher } from './dispatcher';
+import { checkAttachments, type StoredAttachment } from './attachments';
 import type { EndpointInput } from './endpoint-model';
 import { EndpointStore, type CreatedEndpoint, type StoredEndpoint } from './endpoints';
 import { Escalations, type EscalationAction } from './escalations';
@@ -26,7 +27,7 @@ import { SmsSender } from './senders/sms';
 import { WebhookSender } from './senders/webhook';
 import type { Sender } from './senders/types';
 import { SubscriptionStore } from './subscriptions';
-import type { NotifyEventType, Subscription, SubscriptionInput } from './subscription-model';
+import { checkSubscription, type NotifyEventType, type Subscription, type SubscriptionInput } from './subscription-model';
 import { checkTemplates, DEFAULT_TEMPLATES, render, type Template } from './templates';
 import { deliveryView } from './views';
 
@@ -63,6 +64,8 @@ export interface SendInput {
   device?: unknown;
   severity?: unknown;
   name?: unknown;
+  /** Files for email endpoints: `[{filename, content, encoding?, contentType?}]` (see checkAttachments). */
+  attachments?: unknown;
 }
 
 export interface CustomEventInput {
@@ -228,8 +231,13 @@ export class NotifyService {
     return this.endpointStore.get(id);
   }
 
-  createEndpoint(input: EndpointInput): Promise<CreatedEndpoint> {
-    return this.endpointStore.create(input);
+  createEndpoint(input: EndpointInput, options: { id?: string } = {}): Promise<CreatedEndpoint> {
+    return this.endpointStore.create(input, null, options.id);
+  }
+
+  /** Check an endpoint's create body and write nothing. */
+  checkEndpoint(input: EndpointInput): void {
+    this.endpointStore.check(input);
   }
 
   updateEndpoint(id: string, input: EndpointInput): Promise<StoredEndpoint> {
@@ -280,8 +288,16 @@ export class NotifyService {
     return this.subscriptionStore.get(id);
   }
 
-  async createSubscription(input: SubscriptionInput): Promise<Subscription> {
-    const sub = await this.subscriptionStore.create(input);
+  /**
+   * Check a subscription's create body and write nothing. `alsoEndpoints` are endpoint ids that
+   * do not exist yet but will before the subscription is created (a flow pack's own endpoints).
+   */
+  checkSubscription(input: SubscriptionInput, alsoEndpoints: ReadonlySet<string> = new Set()): void {
+    checkSubscription(input, (id) => alsoEndpoints.has(id) || this.endpointStore.has(id));
+  }
+
+  async createSubscription(input: SubscriptionInput, options: { id?: string } = {}): Promise<Subscription> {
+    const sub = await this.subscriptionStore.create(input, options.id);
     this.syncListeners();
     return sub;
   }
@@ -350,11 +366,11 @@ export class NotifyService {
    * and quiet hours). Resolves with the deliveries once they are in the outbox.
    */
   async send(input: SendInput, source: DeliverySource = 'flow'): Promise<Delivery[]> {
-    const { sub, endpoints, template, device, severity, name, data } = this.checkSend(input);
+    const { sub, endpoints, template, device, severity, name, data, attachments } = this.checkSend(input);
     const ev: NotifyEvent = { id: `${source}:${randomUUID()}`, type: 'Custom', ts: this.clock.now(), device, severity, key: name, name, data };
-    if (sub) return this.notify(sub, ev, { template, endpoints });
+    if (sub) return this.notify(sub, ev, { template, endpoints, attachments });
     const message = render(template, templateView(ev));
-    const deliveries = this.build(ev, endpoints, message, { source, subscription: null, notBefore: null, data: this.eventData(ev) });
+    const deliveries = this.build(ev, endpoints, message, { source, subscription: null, notBefore: null, data: this.eventData(ev), attachments });
     await this.enqueue(deliveries);
     return deliveries;
   }
@@ -478,7 +494,7 @@ export class NotifyService {
   }
 
   /** One event through one subscription: throttling, templates, quiet hours, then the outbox. */
-  private async notify(sub: Subscription, ev: NotifyEvent, override: { template?: Template; endpoints?: string[] } = {}): Promise<Delivery[]> {
+  private async notify(sub: Subscription, ev: NotifyEvent, override: { template?: Template; endpoints?: string[]; attachments?: StoredAttachment[] } = {}): Promise<Delivery[]> {
     const now = this.clock.now();
     // Followed even when throttled: a second alarm inside the window still escalates if nobody acks it.
     if (ev.type === 'AlarmRaised' && ev.alarm) this.escalations.track(sub, ev.alarm, ev.ts);
@@ -499,7 +515,7 @@ export class NotifyService {
       message.html = message.html.replace('</body>', `<p><em>${note}</em></p></body>`);
     }
     const notBefore = sub.quietHours ? quietUntil(sub.quietHours, ev.severity, now) : null;
-    const deliveries = this.build(ev, override.endpoints ?? sub.endpoints, message, { source: 'subscription', subscription: sub.id, notBefore, data: this.eventData(ev) });
+    const deliveries = this.build(ev, override.endpoints ?? sub.endpoints, message, { source: 'subscription', subscription: sub.id, notBefore, data: this.eventData(ev), attachments: override.attachments });
     await this.enqueue(deliveries);
     return deliveries;
   }
@@ -527,7 +543,12 @@ export class NotifyService {
     this.track(this.enqueue(deliveries), sub.id, action.kind);
   }
 
-  private build(ev: NotifyEvent, endpointIds: string[], message: { subject: string; text: string; html: string }, o: { source: DeliverySource; subscription: string | null; notBefore: number | null; data: unknown }): Delivery[] {
+  private build(
+    ev: NotifyEvent,
+    endpointIds: string[],
+    message: { subject: string; text: string; html: string },
+    o: { source: DeliverySource; subscription: string | null; notBefore: number | null; data: unknown; attachments?: StoredAttachment[] },
+  ): Delivery[] {
     const now = this.clock.now();
     const data = JSON.stringify(o.data ?? null);
     const out: Delivery[] = [];
@@ -545,7 +566,8 @@ export class NotifyService {
         subscription: o.subscription,
         source: o.source,
         event: { id: ev.id, type: ev.type, device: ev.device?.id ?? null, severity: ev.severity, ts: ev.ts, ...(ev.alarmId ? { alarm: ev.alarmId } : {}) },
-        message: { ...message, data },
+        // Only email carries files; the other types get the text alone.
+        message: { ...message, data, ...(endpoint.type === 'email' && o.attachments?.length ? { attachments: o.attachments.map((a) => ({ ...a })) } : {}) },
         idempotencyKey: key,
         attempts: [],
         tries: 0,
@@ -635,7 +657,16 @@ export class NotifyService {
     if (input.html) given.html = input.html as string;
     const name = input.name === undefined ? 'notify' : String(input.name).slice(0, 128);
     const base = sub ? { ...DEFAULT_TEMPLATES.Custom, ...sub.template } : { subject: '{{name}}', body: '{{dataText}}' };
-    return { sub, endpoints: endpoints.length ? endpoints : sub?.endpoints ?? [], template: { ...base, ...given } as Template, device: this.deviceOf(input.device), severity: this.severityOf(input.severity), name, data: jsonData(input.data) };
+    return {
+      sub,
+      endpoints: endpoints.length ? endpoints : sub?.endpoints ?? [],
+      template: { ...base, ...given } as Template,
+      device: this.deviceOf(input.device),
+      severity: this.severityOf(input.severity),
+      name,
+      data: jsonData(input.data),
+      attachments: checkAttachments(input.attachments),
+    };
   }
 
   private async loadVapid(collection: Collection<VapidDoc>): Promise<VapidKeys> {

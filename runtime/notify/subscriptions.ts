@@ -47,9 +47,11 @@ export class SubscriptionStore {
     return this.list().filter((s) => s.endpoints.includes(id) || s.escalation.some((step) => step.endpoints.includes(id)));
   }
 
-  async create(input: SubscriptionInput): Promise<Subscription> {
+  /** `id` is given by flow packs, whose resources keep the same id in every version; otherwise a new UUID. */
+  async create(input: SubscriptionInput, id: string = randomUUID()): Promise<Subscription> {
+    if (this.subscriptions.has(id)) throw Errors.CONFLICT(`A subscription with id ${id} exists`);
     const now = this.deps.now();
-    const sub: Subscription = { id: randomUUID(), ...checkSubscription(input, this.deps.endpointExists), createdAt: now, updatedAt: now };
+    const sub: Subscription = { id, ...checkSubscription(input, this.deps.endpointExists), createdAt: now, updatedAt: now };
     await this.collection.insert(toDoc(sub));
     this.keep(sub);
     return sub;

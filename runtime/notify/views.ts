@@ -2,7 +2,7 @@ import type { Delivery } from './delivery';
 import type { StoredEndpoint } from './endpoints';
 import type { Subscription } from './subscription-model';
 import { iso } from '../views';
-
+import { attachmentSummary } from './attachments';
 
 /** An endpoint as the API shows it: its credentials only as the names of those that are set. */
 export function endpointView(e: StoredEndpoint) {
@@ -36,6 +36,7 @@ export function deliveryView(d: Delivery, detail = false) {
     event: { id: d.event.id, type: d.event.type, device: d.event.device, severity: d.event.severity, time: iso(d.event.ts) },
     subject: d.message.subject,
     text: d.message.text,
+    attachments: attachmentSummary(d.message.attachments),
     ...(detail ? { html: d.message.html, data: JSON.parse(d.message.data) as unknown } : {}),
     idempotencyKey: d.idempotencyKey,
     tries: d.tries,

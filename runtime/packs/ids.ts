@@ -9,6 +9,7 @@
 
 import { createHash } from 'node:crypto';
 import { isConfigNode, type Pack, type PackNode } from './model';
+import { resourceIdMap } from './resources';
 
 /** Recognises a deployed tab as part of pack `id` at `version`. */
 export interface PackMarker {
@@ -40,6 +41,8 @@ export function packNodeId(packId: string, originalId: string): string {
  * reference with it (`z`, `g`, `wires`, `links`, group `nodes`, catch/status/complete `scope`,
  * `subflow:<id>` instance types, subflow port wires, `conf-type` env entries, and any top-level
  * string property equal to a config node's id, as Node-RED itself finds config node users).
+ * A top-level string property, or an element of a top-level array of strings, equal to a pack
+ * resource's local id becomes the resource's deployed id (a `notify` node's endpoints).
  * Each tab gets the parameters as env variables (before the tab's own env entries, which a
  * parameter of the same name replaces) and the pack marker. The pack is not modified.
  *
@@ -47,17 +50,30 @@ export function packNodeId(packId: string, originalId: string): string {
  */
 export function derivePackFlows(pack: Pack, packId: string, params: Record<string, unknown>): PackNode[] {
   const ids = new Map(pack.flows.map((n) => [n.id, packNodeId(packId, n.id)]));
-  const configIds = new Set(pack.flows.filter(isConfigNode).map((n) => n.id));
+  const env = parameterEnv(pack, params);
+  const marker: PackMarker = { id: packId, version: pack.manifest.version };
+  return remapFlows(pack.flows, ids, resourceIdMap(pack, packId, params)).map((node) => {
+    if (node.type === 'tab') markTab(node, marker, env);
+    return node;
+  });
+}
+
+/**
+ * Flows with node ids renamed by `ids` (ids not in it are kept) and every reference to them
+ * renamed with them (see derivePackFlows), and resource references renamed by `resources`.
+ * Export uses it backwards, to give a deployed pack's nodes their ids in the pack file again.
+ * The input is not modified.
+ */
+export function remapFlows(flows: PackNode[], ids: ReadonlyMap<string, string>, resources: ReadonlyMap<string, string> = new Map()): PackNode[] {
+  const configIds = new Set(flows.filter(isConfigNode).map((n) => n.id));
   const map = (id: string) => ids.get(id) ?? id;
   const mapList = (value: unknown) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? map(v) : v)) : value);
   const mapPorts = (port: unknown) => {
     if (!isObject(port) || !Array.isArray(port.wires)) return port;
     return { ...port, wires: port.wires.map((w) => (isObject(w) && typeof w.id === 'string' ? { ...w, id: map(w.id) } : w)) };
   };
-  const env = parameterEnv(pack, params);
-  const marker: PackMarker = { id: packId, version: pack.manifest.version };
 
-  return pack.flows.map((original) => {
+  return flows.map((original) => {
     const node = JSON.parse(JSON.stringify(original)) as PackNode;
     const handled = new Set(['id', 'type']);
     node.id = map(original.id);
@@ -83,8 +99,9 @@ export function derivePackFlows(pack: Pack, packId: string, params: Record<strin
       if (handled.has(key) || TEXT_PROPERTIES.has(key)) continue;
       const value = node[key];
       if (typeof value === 'string' && configIds.has(value)) node[key] = map(value);
+      else if (typeof value === 'string' && resources.has(value)) node[key] = resources.get(value);
+      else if (Array.isArray(value) && value.some((v) => typeof v === 'string' && resources.has(v))) node[key] = value.map((v) => (typeof v === 'string' ? (resources.get(v) ?? v) : v));
     }
-    if (node.type === 'tab') markTab(node, marker, env);
     return node;
   });
 }

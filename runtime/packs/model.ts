@@ -10,7 +10,8 @@ import semver from 'semver';
 import { Errors, toFieldErrors, type FieldError, type FieldflowError } from '../errors';
 import { isEmail, httpUrl } from '../notify/endpoint-model';
 import { parseSelector } from '../devices/selector';
-import { packSchema, PACK_ID_PATTERN, PARAMETER_FORMATS, SEMVER_PATTERN } from './schema';
+import { exportRequestSchema, packSchema, PACK_ID_PATTERN, PARAMETER_FORMATS, SEMVER_PATTERN } from './schema';
+import type { ExportRequest } from './export';
 
 /** A node of Node-RED flow JSON: tabs, subflows, groups, config nodes and flow nodes alike. */
 export interface PackNode {
@@ -59,8 +60,9 @@ export interface PackManifest {
   };
 }
 
-/** An object of an optional part (a model, an endpoint, a subscription, a schedule). */
-export interface NamedObject {
+/** A platform resource the pack carries: its pack-local id and name, and the rest of its REST create body. */
+export interface ResourceDef {
+  id: string;
   name: string;
   [key: string]: unknown;
 }
@@ -71,10 +73,10 @@ export interface Pack {
   manifest: PackManifest;
   parameters?: ParametersSchema;
   flows: PackNode[];
-  models?: NamedObject[];
-  endpoints?: NamedObject[];
-  subscriptions?: NamedObject[];
-  schedules?: NamedObject[];
+  models?: ResourceDef[];
+  endpoints?: ResourceDef[];
+  subscriptions?: ResourceDef[];
+  schedules?: ResourceDef[];
 }
 
 /** What the running install offers a pack. */
@@ -109,6 +111,10 @@ const MAX_DEPTH = 64;
 const MAX_LISTED = 200;
 
 /** Types that are flow JSON structure rather than palette nodes. */
+/** The optional resource parts of a pack. */
+export const RESOURCE_PARTS = ['models', 'endpoints', 'subscriptions', 'schedules'] as const;
+export type ResourcePart = (typeof RESOURCE_PARTS)[number];
+
 const STRUCTURAL_TYPES = new Set(['tab', 'subflow', 'group']);
 /** Always present in Node-RED's core, and not something a pack author thinks of as a dependency. */
 const BUILT_IN_TYPES = new Set(['junction']);
@@ -149,6 +155,7 @@ function summary(errors: FieldError[]): string {
 
 const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strictTypes: false });
 const validatePackShape = ajv.compile(packSchema);
+const validateExportRequest = ajv.compile(exportRequestSchema);
 
 /** What a pattern means, said instead of the pattern itself. */
 const PATTERN_MESSAGES: Record<string, string> = {
@@ -160,6 +167,13 @@ const PATTERN_MESSAGES: Record<string, string> = {
 function shapeErrors(errors: ErrorObject[] | null | undefined): FieldError[] {
   const relevant = (errors ?? []).filter((e) => e.keyword !== 'if');
   return toFieldErrors(relevant.map((e) => (e.keyword === 'pattern' && PATTERN_MESSAGES[e.params.pattern] ? { ...e, message: PATTERN_MESSAGES[e.params.pattern] } : e)));
+}
+
+/** An export request's body, checked with the pack's own messages; throws FF_VALIDATION listing every failing path. */
+export function checkExportRequest(body: unknown): ExportRequest {
+  if (validateExportRequest(body)) return body as unknown as ExportRequest;
+  const errors = shapeErrors(validateExportRequest.errors);
+  throw Errors.VALIDATION(summary(errors), { errors });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -268,12 +282,13 @@ function collect(value: unknown, problems: Problems, ctx: PackContext | undefine
     }
   }
   if (isObject(value.parameters)) checkParametersSchema(value.parameters, shape, problems);
-  for (const part of ['models', 'endpoints', 'subscriptions', 'schedules']) {
+  for (const part of RESOURCE_PARTS) {
     if (Array.isArray(value[part])) checkUniqueNames(value[part] as unknown[], `/${part}`, problems);
   }
   const flows = Array.isArray(value.flows) ? value.flows : undefined;
   if (!flows) return;
   const nodes = checkFlows(flows, problems);
+  checkResourceIds(value, nodes, problems);
   if (ctx) {
     const declared = requires && Array.isArray(requires.nodes) ? requires.nodes : [];
     checkNodeTypes(nodes, declared, ctx.installedNodeTypes, problems);
@@ -299,6 +314,23 @@ function checkUniqueNames(items: unknown[], at: string, problems: Problems): voi
     if (first === undefined) seen.set(item.name, i);
     else problems.add(Errors.INVALID_PACK, `${at}/${i}/name`, `"${item.name}" is also the name of ${at}/${first}`);
   });
+}
+
+/**
+ * Resource ids share one namespace with node ids: a flow property equal to one is rewritten to
+ * the deployed resource (ids.ts), so it must not also be a node's id.
+ */
+function checkResourceIds(pack: Record<string, unknown>, nodes: Indexed[], problems: Problems): void {
+  const seen = new Map<string, string>(nodes.map((n) => [n.node.id, `/flows/${n.index}`]));
+  for (const part of RESOURCE_PARTS) {
+    const items = Array.isArray(pack[part]) ? (pack[part] as unknown[]) : [];
+    items.forEach((item, i) => {
+      if (!isObject(item) || typeof item.id !== 'string') return;
+      const first = seen.get(item.id);
+      if (first === undefined) seen.set(item.id, `/${part}/${i}`);
+      else problems.add(Errors.DUPLICATE_NODE_ID, `/${part}/${i}/id`, `"${item.id}" is also the id of ${first}`);
+    });
+  }
 }
 
 interface Indexed {

@@ -64,14 +64,21 @@ const parameterSchema = {
   },
 } as const;
 
-/** A named object of an optional part (a model, an endpoint...): its inner shape is checked by its own service. */
-const namedObjects = {
+/**
+ * A platform resource a pack carries (a model, an endpoint, a subscription, a schedule): its
+ * pack-local `id` (what the pack's flows and other resources refer to it by), its `name`, and
+ * the body of the matching REST create call, checked by that resource's own service.
+ */
+const resources = {
   type: 'array',
   maxItems: 1000,
   items: {
     type: 'object',
-    required: ['name'],
-    properties: { name: { type: 'string', minLength: 1, maxLength: 128 } },
+    required: ['id', 'name'],
+    properties: {
+      id: { type: 'string', minLength: 1, maxLength: 128, description: 'Pack-local id: flows and other resources of the pack refer to the resource by it.' },
+      name: { type: 'string', minLength: 1, maxLength: 128 },
+    },
   },
 } as const;
 
@@ -171,9 +178,31 @@ export const packSchema = {
       },
     },
     flows: { type: 'array', minItems: 1, maxItems: 10000, items: flowNodeSchema },
-    models: namedObjects,
-    endpoints: namedObjects,
-    subscriptions: namedObjects,
-    schedules: namedObjects,
+    models: { ...resources, description: 'Device models, each the body of POST /api/v1/models plus a pack-local id.' },
+    endpoints: { ...resources, description: 'Notification endpoints (email, SMS, webhook), each the body of POST /api/v1/notifications/endpoints plus a pack-local id.' },
+    subscriptions: { ...resources, description: 'Notification subscriptions, each the body of POST /api/v1/notifications/subscriptions plus a pack-local id.' },
+    schedules: { ...resources, description: 'Stored schedules, each the body of POST /api/v1/schedules plus a pack-local id.' },
+  },
+} as const;
+
+/** The body of an export request: which deployed tabs, and the new pack's manifest. */
+export const exportRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tabs', 'manifest'],
+  properties: {
+    tabs: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 256 }, description: 'Tab ids or labels' },
+    manifest: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'name', 'version'],
+      properties: {
+        id: { type: 'string', maxLength: 128, pattern: PACK_ID_PATTERN },
+        name: { type: 'string', minLength: 1, maxLength: 128 },
+        version: { type: 'string', maxLength: 64, pattern: SEMVER_PATTERN },
+        description: text(4096),
+        author: text(256),
+      },
+    },
   },
 } as const;

@@ -1,11 +1,17 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import semver from 'semver';
 import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
 import type { Logger } from '../log';
 import type { FlowNode, FlowsPort } from './flows-port';
 import { diffFlows, replacePackNodes, type FlowDiff } from './deploy';
-import { checkPack, checkParameters, loadPack, type Pack } from './model';
+import { checkPack, checkParameters, loadPack, parsePack, type Pack } from './model';
 import { derivePackFlows, packFingerprint } from './ids';
+import { derivePackResources, type PackResource } from './resources';
+import { applyResources, planResources, removeResources, type DeployedResource, type KeptResource, type ResourceDiff } from './apply-resources';
+import type { ResourcePorts } from './resource-ports';
+import { exportPack, type ExportRequest } from './export';
 
 /** One installed version of a pack: enough to deploy it again (rollback). */
 export interface PackVersion {
@@ -27,6 +33,8 @@ export interface InstalledPack {
   nodeIds: string[];
   /** A hash of those nodes as deployed: a different hash now means someone edited them. */
   fingerprint: string;
+  /** The models, endpoints, subscriptions and schedules the pack created, as it created them. */
+  resources: DeployedResource[];
   /** The pack file, as JSON text. */
   source: string;
   /** Earlier versions, newest first: what rollback restores. */
@@ -52,11 +60,29 @@ export interface ImportPlan {
   from: string | null;
   to: string;
   diff: FlowDiff;
+  resources: ResourceDiff;
   /** Edits a user made in the pack's tabs since it was installed: the import overwrites them only with force. */
   modified: boolean;
 }
 
 const HISTORY = 5;
+
+/** A built-in pack in the repository's flows/ folder. */
+export interface BuiltinPack {
+  file: string;
+  id: string;
+  name: string;
+  version: string;
+  description: string;
+}
+
+/** What a removal did: resources it had to keep (a model devices still use). */
+export interface RemoveResult {
+  kept: KeptResource[];
+}
+
+/** The flows/ folder of the installed distribution (dist/runtime/packs → the package root). */
+const DEFAULT_BUILTIN_DIR = path.resolve(__dirname, '../../../flows');
 
 /**
  * Flow packs: a whole solution (flows, and later models and alerting) imported in one step,
@@ -69,11 +95,11 @@ export class PackService {
   /** One import, upgrade, rollback or removal at a time: each reads the flows, then writes them. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: { log: Logger; now: () => number; version: string; maxBytes: number }) {}
+  constructor(private readonly deps: { log: Logger; now: () => number; version: string; maxBytes: number; resources: ResourcePorts; builtinDir?: string }) {}
 
   async start(store: Store): Promise<void> {
     this.collection = await store.collection<PackDoc>('packs');
-    for (const { _id, ...doc } of await this.collection.all()) this.packs.set(_id, { id: _id, ...doc });
+    for (const { _id, ...doc } of await this.collection.all()) this.packs.set(_id, { id: _id, ...doc, resources: doc.resources ?? [] });
   }
 
   /** Node-RED's flows, once it runs (the launcher attaches them). */
@@ -103,14 +129,14 @@ export class PackService {
     return this.exclusive(async () => {
       const port = this.requirePort();
       const { rev, flows } = await port.getFlows();
-      const { plan, nodes } = await this.prepare(request, flows, port);
+      const { plan, nodes, resources } = await this.prepare(request, flows, port);
       if (plan.modified && !request.force) {
         throw Errors.PACK_MODIFIED(`The tabs of ${plan.pack.manifest.id} were edited since ${plan.from} was installed; import again with force to overwrite the edits`);
       }
       const installed = this.packs.get(plan.pack.manifest.id);
-      await port.setFlows(replacePackNodes(flows, installed?.nodeIds ?? [], nodes), rev);
+      await this.deploy({ port, rev, flows, installed, nodes, resources });
       const history = installed ? [{ version: installed.version, params: installed.params, source: installed.source, installedAt: installed.installedAt }, ...installed.history].slice(0, HISTORY) : [];
-      return this.record(plan.pack, plan.params, nodes, history, by);
+      return this.record(plan.pack, plan.params, nodes, resources, history, by);
     });
   }
 
@@ -125,24 +151,84 @@ export class PackService {
       if (this.modified(installed, flows) && !options.force) throw Errors.PACK_MODIFIED(`The tabs of ${id} were edited since it was installed; roll back with force to overwrite the edits`);
       const pack = JSON.parse(previous.source) as Pack;
       const nodes = derivePackFlows(pack, id, previous.params);
-      await port.setFlows(replacePackNodes(flows, installed.nodeIds, nodes), rev);
-      return this.record(pack, previous.params, nodes, installed.history.slice(1), by);
+      const resources = derivePackResources(pack, id, previous.params);
+      planResources(this.deps.resources, resources, installed.resources);
+      await this.deploy({ port, rev, flows, installed, nodes, resources });
+      return this.record(pack, previous.params, nodes, resources, installed.history.slice(1), by);
     });
   }
 
-  /** Delete the pack's tabs and the record of it. */
-  remove(id: string): Promise<void> {
+  /** Delete the pack's tabs, the resources it created and the record of it. */
+  remove(id: string): Promise<RemoveResult> {
     return this.exclusive(async () => {
       const installed = this.get(id);
       const port = this.requirePort();
       const { rev, flows } = await port.getFlows();
       await port.setFlows(replacePackNodes(flows, installed.nodeIds, []), rev);
+      const kept = await removeResources(this.deps.resources, installed.resources, this.deps.log);
       this.packs.delete(id);
       await this.collection.remove(id);
+      return { kept };
     });
   }
 
-  private async prepare(request: ImportRequest, flows: FlowNode[], port: FlowsPort): Promise<{ plan: ImportPlan; nodes: FlowNode[] }> {
+  /** Deployed tabs (with what they use) as a pack file; the pack is checked like an import. */
+  async export(request: ExportRequest): Promise<Pack> {
+    const port = this.requirePort();
+    const { flows } = await port.getFlows();
+    const installed = this.list().map((p) => ({ id: p.id, pack: JSON.parse(p.source) as Pack, params: p.params, resources: p.resources }));
+    const pack = exportPack(flows, request, { ports: this.deps.resources, installed, fieldflowVersion: this.deps.version });
+    return checkPack(pack, { installedNodeTypes: await port.nodeTypes(), fieldflowVersion: this.deps.version }).pack;
+  }
+
+  /** The packs shipped in flows/, for the editor to offer. */
+  async builtins(): Promise<BuiltinPack[]> {
+    const out: BuiltinPack[] = [];
+    for (const file of await this.builtinFiles()) {
+      try {
+        const { manifest } = parsePack(await fs.readFile(path.join(this.builtinDir, file)), { maxBytes: this.deps.maxBytes });
+        out.push({ file, id: manifest.id, name: manifest.name, version: manifest.version, description: manifest.description ?? '' });
+      } catch (err) {
+        this.deps.log.warn('a built-in pack does not parse', { file, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  /** A built-in pack's file, by its name in flows/. */
+  async readBuiltin(file: string): Promise<Pack> {
+    if (!(await this.builtinFiles()).includes(file)) throw Errors.PACK_NOT_FOUND(`No built-in pack ${JSON.stringify(String(file).slice(0, 128))}`);
+    return parsePack(await fs.readFile(path.join(this.builtinDir, file)), { maxBytes: this.deps.maxBytes });
+  }
+
+  private get builtinDir(): string {
+    return this.deps.builtinDir ?? DEFAULT_BUILTIN_DIR;
+  }
+
+  private async builtinFiles(): Promise<string[]> {
+    const entries = await fs.readdir(this.builtinDir, { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isFile() && e.name.endsWith('.json')).map((e) => e.name).sort();
+  }
+
+  /**
+   * Resources first (a flow may use them as soon as it starts), then the flows; if the flows
+   * deploy fails, the resource changes are undone. Resources the new version dropped go last.
+   */
+  private async deploy(step: { port: FlowsPort; rev: string; flows: FlowNode[]; installed: InstalledPack | undefined; nodes: FlowNode[]; resources: PackResource[] }): Promise<void> {
+    const { port, rev, flows, installed, nodes, resources } = step;
+    const undo = await applyResources(this.deps.resources, resources, this.deps.log);
+    try {
+      await port.setFlows(replacePackNodes(flows, installed?.nodeIds ?? [], nodes), rev);
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+    const next = new Set(resources.map((r) => `${r.kind}:${r.id}`));
+    const dropped = (installed?.resources ?? []).filter((r) => !next.has(`${r.kind}:${r.id}`));
+    for (const k of await removeResources(this.deps.resources, dropped, this.deps.log)) this.deps.log.warn('a resource the pack no longer has was kept', { ...k });
+  }
+
+  private async prepare(request: ImportRequest, flows: FlowNode[], port: FlowsPort): Promise<{ plan: ImportPlan; nodes: FlowNode[]; resources: PackResource[] }> {
     const ctx = { installedNodeTypes: await port.nodeTypes(), fieldflowVersion: this.deps.version };
     const { pack } = typeof request.file === 'string' || Buffer.isBuffer(request.file) ? loadPack(request.file, { maxBytes: this.deps.maxBytes }, ctx) : checkPack(request.file, ctx);
     const params = checkParameters(pack, request.params ?? {});
@@ -156,10 +242,13 @@ export class PackService {
     const taken = new Map(flows.map((n) => [n.id, n]));
     const clashes = nodes.filter((n) => taken.has(n.id) && !owned.has(n.id)).map((n) => n.id);
     if (clashes.length) throw Errors.PACK_ID_CONFLICT(`${clashes.length} node id(s) of ${id} are used by flows that are not this pack's (${clashes.slice(0, 5).join(', ')})`);
+    const resources = derivePackResources(pack, id, params);
+    const resourceDiff = planResources(this.deps.resources, resources, installed?.resources ?? []);
     const before = flows.filter((n) => owned.has(n.id));
     return {
-      plan: { pack, params, from: installed?.version ?? null, to: pack.manifest.version, diff: diffFlows(before, nodes), modified: !!installed && this.modified(installed, flows) },
+      plan: { pack, params, from: installed?.version ?? null, to: pack.manifest.version, diff: diffFlows(before, nodes), resources: resourceDiff, modified: !!installed && this.modified(installed, flows) },
       nodes,
+      resources,
     };
   }
 
@@ -168,7 +257,7 @@ export class PackService {
     return packFingerprint(flows.filter((n) => owned.has(n.id))) !== installed.fingerprint;
   }
 
-  private async record(pack: Pack, params: Record<string, unknown>, nodes: FlowNode[], history: PackVersion[], by: string): Promise<InstalledPack> {
+  private async record(pack: Pack, params: Record<string, unknown>, nodes: FlowNode[], resources: PackResource[], history: PackVersion[], by: string): Promise<InstalledPack> {
     const entry: InstalledPack = {
       id: pack.manifest.id,
       name: pack.manifest.name,
@@ -178,6 +267,7 @@ export class PackService {
       installedBy: by,
       nodeIds: nodes.map((n) => n.id),
       fingerprint: packFingerprint(nodes),
+      resources: resources.map(({ index: _index, ...r }) => r),
       source: JSON.stringify(pack),
       history,
     };

@@ -8,6 +8,7 @@ export function packView(p: InstalledPack) {
     version: p.version,
     params: { ...p.params },
     nodes: p.nodeIds.length,
+    resources: p.resources.map((r) => ({ kind: r.kind, id: r.id, name: r.name })),
     installedAt: iso(p.installedAt),
     installedBy: p.installedBy,
     history: p.history.map((h) => ({ version: h.version, installedAt: iso(h.installedAt) })),
@@ -15,5 +16,5 @@ export function packView(p: InstalledPack) {
 }
 
 export function planView(plan: ImportPlan) {
-  return { id: plan.pack.manifest.id, name: plan.pack.manifest.name, from: plan.from, to: plan.to, params: { ...plan.params }, modified: plan.modified, diff: plan.diff };
+  return { id: plan.pack.manifest.id, name: plan.pack.manifest.name, from: plan.from, to: plan.to, params: { ...plan.params }, modified: plan.modified, diff: plan.diff, resources: plan.resources };
 }

@@ -98,11 +98,19 @@ export class ScheduleService {
     return this.withRuns(this.require(id));
   }
 
-  async create(input: ScheduleInput): Promise<Schedule> {
+  /** Check a create body and write nothing (a flow pack checks all its resources before it applies any). */
+  check(input: ScheduleInput): void {
+    checkInput(input, true);
+  }
+
+  /** `id` is given by flow packs, whose resources keep the same id in every version; otherwise a new UUID. */
+  async create(input: ScheduleInput, options: { id?: string } = {}): Promise<Schedule> {
     const fields = checkInput(input, true);
     this.assertFreeName(fields.name!);
+    const id = options.id ?? randomUUID();
+    if (this.schedules.has(id)) throw Errors.CONFLICT(`A schedule with id ${id} exists`);
     const now = this.deps.now();
-    const schedule: Schedule = { id: randomUUID(), name: fields.name!, cron: fields.cron!, timezone: fields.timezone!, payload: fields.payload ?? null, enabled: fields.enabled ?? true, createdAt: now, updatedAt: now };
+    const schedule: Schedule = { id, name: fields.name!, cron: fields.cron!, timezone: fields.timezone!, payload: fields.payload ?? null, enabled: fields.enabled ?? true, createdAt: now, updatedAt: now };
     await this.collection.insert(toDoc(schedule));
     this.schedules.set(schedule.id, schedule);
     if (schedule.enabled) this.startJob(schedule);

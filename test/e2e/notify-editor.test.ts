@@ -45,6 +45,7 @@ describe('the Notifications sidebar in the real editor', function () {
       [
         ['fieldflow-notifications', true, null, ['fieldflow-notifications']],
         ['fieldflow-ota', true, null, ['fieldflow-ota']],
+        ['fieldflow-packs', true, null, ['fieldflow-packs']],
       ],
     );
     const html = (await editor.get('/plugins', { accept: 'text/html' })).body as string;

@@ -94,7 +94,8 @@ describe('flow packs over REST, against the real server and its Node-RED', funct
     await waitFor('1.1.0 runs again', async () => (await echo()).version === '1.1.0');
     assert.deepEqual((await admin.get('/packs')).body.items.map((p: any) => [p.id, p.version]), [['com.example.echo', '1.1.0']]);
 
-    assert.equal((await admin.delete('/packs/com.example.echo')).status, 204);
+    const removed = await admin.delete('/packs/com.example.echo');
+    assert.deepEqual([removed.status, removed.body], [200, { id: 'com.example.echo', kept: [] }]);
     const gone = await flows();
     assert.deepEqual(gone.flows.map((n) => n.id).sort(), mineIds, 'only the user flow is left');
     assertProblem(await admin.get('/packs/com.example.echo'), 404, 'FF_PACK_NOT_FOUND');

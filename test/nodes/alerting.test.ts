@@ -126,6 +126,34 @@ describe('the alerting palette in Node-RED', () => {
       assert.equal(msgs.length, 1, 'falling back is not a rising fire');
     });
 
+    it('takes ${NAME} settings from the env variables of its tab, typed as numbers or as text', async () => {
+      await helper.load(deviceTrigger, [
+        {
+          id: 'tab',
+          type: 'tab',
+          env: [
+            { name: 'THRESHOLD', value: '30', type: 'num' },
+            { name: 'DEADBAND', value: '2', type: 'str' },
+            { name: 'CHANNEL', value: 'telemetry', type: 'str' },
+            { name: 'SELECTOR', value: 'site=north', type: 'str' },
+          ],
+        },
+        { ...overheat(''), z: 'tab', deviceMode: 'selector', selector: '${SELECTOR}', channel: '${CHANNEL}', threshold: '${THRESHOLD}', deadband: '${DEADBAND}' },
+        { id: 'out', type: 'helper', z: 'tab' },
+      ]);
+      await waitFor('the trigger running', () => platform.triggers.isRunning(flowTriggerId('trig')));
+      const trigger = platform.triggers.get(flowTriggerId('trig'));
+      assert.deepEqual([trigger.selector, trigger.channel, trigger.threshold, trigger.deadband], ['site=north', 'telemetry', 30, 2]);
+      const msgs = received('out');
+      await platform.channels.publish(north, 'telemetry', { temp: 20 });
+      await platform.channels.publish(north, 'telemetry', { temp: 31 });
+      await waitFor('a fire', () => msgs.length === 1);
+      assert.equal(msgs[0].payload.value, 31);
+      const everyDevice = triggerSpec({ ...overheat(''), deviceMode: 'selector', selector: '' } as TriggerSettings);
+      assert.equal('selector' in everyDevice, false, 'a selector left empty by its env variable watches every device');
+      validateTrigger(everyDevice);
+    });
+
     it('reports an invalid definition as a node error with FF_INVALID_TRIGGER and a red status, and registers no trigger', async () => {
       await helper.load(deviceTrigger, [{ ...overheat(north), threshold: '', path: '' }, { id: 'out', type: 'helper' }]);
       await waitFor('the error', () => calls('trig', 'error').length === 1);

@@ -152,6 +152,24 @@ describe('notifications in Node-RED', () => {
       assert.equal(receiver.calls.length, 0);
     });
 
+    it('hands msg.attachments to the platform, which refuses a malformed list, and refuses files in event mode', async () => {
+      await helper.load(notifyNode, [notify(), notify({ id: 'ev', mode: 'event', endpoints: [], eventName: 'report' }), { id: 'out', type: 'helper' }]);
+      const msgs = received('out');
+      const direct = failures('n');
+      const event = failures('ev');
+      await inject('n', { payload: 1, attachments: [{ filename: 'a/b.csv', content: Buffer.from('x') }] });
+      await inject('ev', { payload: 1, attachments: [{ filename: 'a.csv', content: 'x' }] });
+      await waitFor('two errors', () => direct.length === 1 && event.length === 1);
+      assert.deepEqual([direct[0], event[0]].map((e) => (e as { code?: string }).code), ['FF_INVALID_NOTIFICATION', 'FF_INVALID_NOTIFICATION']);
+      assert.match(String(direct[0]), /\/attachments\/0\/filename/);
+      assert.match(String(event[0]), /not as an event/);
+      await inject('n', { payload: 1, attachments: [{ filename: 'a.csv', content: Buffer.from('x') }] });
+      await waitFor('the msg', () => msgs.length === 1);
+      assert.deepEqual(msgs[0].deliveries.map((d: Msg) => [d.endpointType, d.attachments]), [['webhook', []]], 'a webhook gets the text alone');
+      await waitFor('one webhook call', () => receiver.calls.length === 1);
+      assert.equal('attachments' in receiver.calls[0].body, false);
+    });
+
     it('sends through a subscription with its template, and announces an event that a matching subscription sends', async () => {
       const sub = await platform.notify.createSubscription({ name: 'doors', events: ['Custom'], customNames: ['door-open'], endpoints: [hook], template: { subject: 'Door on {{device.name}}', body: '{{message}}' } });
       await helper.load(notifyNode, [

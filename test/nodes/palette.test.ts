@@ -7,7 +7,7 @@ import channelOut from '../../nodes/channel-out/channel-out';
 import aggregateNode from '../../nodes/aggregate/aggregate';
 import historyNode from '../../nodes/history/history';
 import deviceStatus from '../../nodes/device-status/device-status';
-import { errors, inject, received, type Msg, usePalette } from './flow';
+import { errors, failures, inject, received, type Msg, usePalette } from './flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -169,6 +169,54 @@ describe('the Fieldflow palette in Node-RED', () => {
       assert.deepEqual(msgs[1].payload.map((m: Msg) => m.id), [ids[2], ids[3]]);
       assert.equal(msgs[1].next, ids[3]);
       assert.equal(typeof msgs[1].payload[0].ts, 'number');
+    });
+
+    it('reads the channel of every device matching a selector as one page in id order, and pages through all of them with next', async () => {
+      const east = (await platform.devices.create({ name: 'east-1', labels: { site: 'north' } })).device.id;
+      await platform.devices.create({ name: 'quiet-1', labels: { site: 'north' } });
+      const sent: Array<[string, number]> = [];
+      for (let i = 0; i < 5; i++) {
+        for (const [device, name] of [[north, 'north-1'], [east, 'east-1'], [south, 'south-1']]) {
+          await platform.channels.publish(device, 't', { i });
+          if (device !== south) sent.push([name, i]);
+        }
+      }
+      await helper.load(historyNode, [
+        { id: 'h', type: 'history', deviceMode: 'selector', device: '', selector: 'site=north', channel: 't', range: '', limit: '4', order: 'asc', wires: [['out']] },
+        { id: 'every', type: 'history', deviceMode: 'selector', device: '', selector: '', channel: 't', range: '', limit: '100', order: 'asc', wires: [['all']] },
+        { id: 'out', type: 'helper' },
+        { id: 'all', type: 'helper' },
+      ]);
+      const msgs = received('out');
+      const pages: Msg[][] = [];
+      let after: string | undefined;
+      do {
+        await inject('h', after ? { after } : {});
+        await waitFor('a page', () => msgs.length === pages.length + 1);
+        pages.push(msgs.at(-1)!.payload);
+        after = msgs.at(-1)!.next ?? undefined;
+      } while (after && pages.length < 10);
+      assert.deepEqual(pages.map((p) => p.length), [4, 4, 2]);
+      const all = pages.flat();
+      assert.deepEqual(all.map((m) => [m.device.name, m.data.i]), sent, 'both north devices, in the order sent; south and the quiet device add nothing');
+      assert.deepEqual(all.map((m) => m.id), [...all.map((m) => m.id)].sort((a, b) => a.length - b.length || (a < b ? -1 : 1)));
+      await inject('h', { order: 'desc', limit: 1 });
+      await waitFor('newest first', () => msgs.length === 4);
+      assert.deepEqual(msgs[3].payload.map((m: Msg) => [m.device.id, m.data.i]), [[east, 4]]);
+      assert.equal(msgs[3].next, msgs[3].payload[0].id);
+      const every = received('all');
+      await inject('every', {});
+      await waitFor('every device', () => every.length === 1);
+      assert.equal(every[0].payload.length, 15, 'an empty selector reads every device');
+      assert.equal(every[0].next, null);
+    });
+
+    it('reports an invalid selector to Catch nodes as FF_INVALID_QUERY', async () => {
+      await helper.load(historyNode, [{ id: 'h', type: 'history', deviceMode: 'selector', device: '', selector: 'site in (', channel: 't', range: '', limit: '100', order: 'desc', wires: [] }]);
+      const errs = failures('h');
+      await inject('h', {});
+      await waitFor('an error', () => errs.length === 1);
+      assert.equal((errs[0] as { code?: string }).code, 'FF_INVALID_QUERY');
     });
 
     it('reports a limit out of range to Catch nodes', async () => {

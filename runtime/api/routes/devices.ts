@@ -48,7 +48,9 @@ export function deviceRoutes(platform: Platform): Router {
     route(async (req, res) => {
       devices.require(req.params.id);
       const patch = validBody<DevicePatch>(req, devicePatchSchema);
-      res.json(deviceView(await devices.update(req.params.id, patch)));
+      const apply = () => devices.update(req.params.id, patch);
+      // The model given must accept the configuration the device already has (FF_CONFIG_SCHEMA_MISMATCH).
+      res.json(deviceView(await (patch.model === undefined ? apply() : platform.deviceConfig.changeModel(req.params.id, patch.model, apply))));
     }),
   );
 

@@ -1,10 +1,10 @@
 import { Router, type Request } from 'express';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
-import { optionalJsonBody, rawJsonBody, route } from '../http';
+import { jsonBody, optionalJsonBody, rawJsonBody, route } from '../http';
 import { requireUser, type Principal } from '../auth';
 import { packSchema } from '../../packs/schema';
-import { DEFAULT_MAX_PACK_BYTES } from '../../packs/model';
+import { checkExportRequest, DEFAULT_MAX_PACK_BYTES } from '../../packs/model';
 import { packView, planView } from '../../packs/views';
 import type { ImportRequest } from '../../packs/service';
 
@@ -44,6 +44,25 @@ export function packRoutes(platform: Platform): Router {
       res.status(existed ? 200 : 201).location(`${req.baseUrl}/packs/${encodeURIComponent(installed.id)}`).json(packView(installed));
     }),
   );
+  router.post(
+    '/packs/export',
+    ...jsonBody(),
+    route(async (req, res) => {
+      res.json(await platform.packs.export(checkExportRequest(req.body)));
+    }),
+  );
+  router.get(
+    '/packs/builtin',
+    route(async (_req, res) => {
+      res.json({ items: await platform.packs.builtins() });
+    }),
+  );
+  router.get(
+    '/packs/builtin/:file',
+    route(async (req, res) => {
+      res.json(await platform.packs.readBuiltin(req.params.file));
+    }),
+  );
   router.get(
     '/packs/:id',
     route((req, res) => {
@@ -60,8 +79,8 @@ export function packRoutes(platform: Platform): Router {
   router.delete(
     '/packs/:id',
     route(async (req, res) => {
-      await platform.packs.remove(req.params.id);
-      res.status(204).end();
+      const { kept } = await platform.packs.remove(req.params.id);
+      res.json({ id: req.params.id, kept });
     }),
   );
   return router;

@@ -1,4 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
+import type Mail from 'nodemailer/lib/mailer';
 import type { EmailConfig } from '../endpoint-model';
 import { SendFailure, type SendRequest, type SendResult, type Sender } from './types';
 import { Errors } from '../../errors';
@@ -57,6 +58,7 @@ export class EmailSender implements Sender {
         // The same Message-ID on every attempt lets mail clients fold a resend after a crash into one.
         messageId: `<${idempotencyKey}@fieldflow>`,
         headers: { 'X-Fieldflow-Delivery': request.delivery.key },
+        attachments: attachmentsOf(request),
       });
       const rejected = (info.rejected ?? []).map(String);
       if (rejected.length) throw new SendFailure(Errors.PROVIDER_REJECTED, `the SMTP server refused ${rejected.join(', ')}`, false);
@@ -77,4 +79,14 @@ export class EmailSender implements Sender {
   async close(): Promise<void> {
     this.transport.close();
   }
+}
+
+function attachmentsOf(request: SendRequest): Mail.Attachment[] | undefined {
+  const list = request.delivery.message.attachments;
+  if (!list?.length) return undefined;
+  return list.map((a) => {
+    // The outbox drops the content only once the delivery is sent, so a send always has it.
+    if (a.content === null) throw new SendFailure(Errors.INVALID_NOTIFICATION, `the content of attachment ${a.filename} is gone`, false);
+    return { filename: a.filename, content: Buffer.from(a.content, 'base64'), ...(a.contentType ? { contentType: a.contentType } : {}) };
+  });
 }

@@ -54,8 +54,8 @@ export function samplePack(): Pack {
       { id: 'orig-catch', type: 'catch', z: 'orig-tab-b', name: '', scope: ['orig-call', 'orig-debug'], uncaught: false, x: 80, y: 220, wires: [['orig-debug']] },
       { id: 'orig-junction', type: 'junction', z: 'orig-tab-b', x: 300, y: 220, wires: [['orig-debug']] },
     ],
-    models: [{ name: 'tank-sensor', channels: {} }],
-    schedules: [{ name: 'hourly', cron: '0 * * * *' }],
+    models: [{ id: 'orig-model', name: 'tank-sensor', description: 'A tank level sensor', configSchema: { type: 'object' } }],
+    schedules: [{ id: 'orig-hourly', name: 'hourly', cron: '0 * * * *', timezone: 'UTC' }],
   };
 }
 

@@ -253,7 +253,7 @@ describe('flow pack files', () => {
   });
 
   it('refuses optional parts whose objects have no name, or share one', () => {
-    const pack = { ...samplePack(), models: [{ channels: {} }], schedules: [{ name: 'hourly' }, { name: 'hourly' }], endpoints: ['email'] };
+    const pack = { ...samplePack(), models: [{ id: 'm', configSchema: {} }], schedules: [{ id: 's1', name: 'hourly' }, { id: 's2', name: 'hourly' }], endpoints: ['email'] };
     assert.deepEqual(paths(refusal(() => check(pack), 'FF_INVALID_PACK')).sort(), ['/endpoints/0', '/models/0/name', '/schedules/1/name']);
   });
 
@@ -350,5 +350,18 @@ describe('pack parameters', () => {
     assert.deepEqual(checkParameters(bare, {}), {});
     assert.deepEqual(checkParameters(bare, undefined), {});
     assert.deepEqual(paths(refusal(() => checkParameters(bare, { X: '1' }), 'FF_INVALID_PACK_PARAMETERS')), ['/parameters/X']);
+  });
+});
+
+describe('pack resource ids', () => {
+  it('refuses a resource whose id is also a node id or another resource id', () => {
+    const pack = { ...samplePack(), endpoints: [{ id: 'orig-debug', name: 'mail', type: 'email' }, { id: 'orig-hourly', name: 'sms', type: 'sms' }] };
+    const err = refusal(() => check(pack), 'FF_DUPLICATE_NODE_ID');
+    assert.deepEqual(paths(err).sort(), ['/endpoints/0/id', '/schedules/0/id']);
+  });
+
+  it('refuses a resource with no pack-local id', () => {
+    const pack = { ...samplePack(), endpoints: [{ name: 'mail', type: 'email' }] };
+    assert.deepEqual(paths(refusal(() => check(pack), 'FF_INVALID_PACK')), ['/endpoints/0/id']);
   });
 });
