@@ -81,7 +81,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const ota = new OtaService({ options: options.ota, dataDir, devices, tags, alarms, events, log, now });
   const dedupe = new MessageDedupe();
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
-  const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES, resources: platformResourcePorts({ notify, schedules, models }) });
+  const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES, resources: platformResourcePorts({ notify, schedules, models }), secrets: { seal: (v) => notify.sealSecret(v), open: (s) => notify.openSecret(s) } });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
 

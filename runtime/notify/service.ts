@@ -260,6 +260,15 @@ export class NotifyService {
     }
   }
 
+  /** Seal a secret with the platform's credential key (flow packs keep their secret parameters this way). */
+  sealSecret(value: unknown): string {
+    return this.box.seal(value);
+  }
+
+  openSecret<T>(sealed: string): T {
+    return this.box.open<T>(sealed);
+  }
+
   vapidPublicKey(): string {
     return this.vapid.publicKey;
   }

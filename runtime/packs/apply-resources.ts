@@ -30,6 +30,12 @@ export interface KeptResource extends ResourceRef {
 }
 
 const ref = (r: DeployedResource): ResourceRef => ({ kind: r.kind, name: r.name });
+
+/** A resource body as the pack's record keeps it: without credentials, which only their service keeps (sealed). */
+export function recordedBody(body: Record<string, unknown>): Record<string, unknown> {
+  const { credentials: _credentials, ...rest } = body;
+  return rest;
+}
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
@@ -52,9 +58,11 @@ export function planResources(ports: ResourcePorts, next: PackResource[], owned:
       for (const e of errors) invalid.push({ path: `${at}${e.path === '/' ? '' : e.path}`, message: e.message });
     }
     const holder = ports[r.kind].idOfName?.(r.name) ?? null;
+    if (holder === null || ownedIds.has(`${r.kind}:${holder}`)) continue;
     // Deployed ids derive from the pack id, so one that exists already is this pack's (say, left by a failed removal).
-    if (holder !== null && holder !== r.id) conflicts.push({ path: `${at}/name`, message: `a ${singular(r.kind)} named "${r.name}" exists and is not this pack's` });
-    else if (r.kind === 'models' && holder !== null && !ownedIds.has(`models:${r.id}`)) conflicts.push({ path: `${at}/name`, message: `a model named "${r.name}" exists and is not this pack's` });
+    if (holder !== r.id) conflicts.push({ path: `${at}/name`, message: `a ${singular(r.kind)} named "${r.name}" exists and is not this pack's` });
+    // A model is its name. One with the same schema is taken over: the model an earlier removal kept for its devices.
+    else if (r.kind === 'models' && !same(ports.models.snapshot(r.id)?.configSchema, r.body.configSchema)) conflicts.push({ path: `${at}/name`, message: `a model named "${r.name}" exists with another config schema and is not this pack's` });
   }
   if (invalid.length) throw Errors.INVALID_PACK(`${invalid.length} resource problem(s): ${invalid.slice(0, 3).map((e) => `${e.path} ${e.message}`).join('; ')}`, { errors: invalid });
   if (conflicts.length) throw Errors.PACK_ID_CONFLICT(conflicts.map((e) => `${e.path}: ${e.message}`).join('; '), { errors: conflicts });
@@ -62,7 +70,7 @@ export function planResources(ports: ResourcePorts, next: PackResource[], owned:
   const after = new Set(next.map((r) => `${r.kind}:${r.id}`));
   return {
     added: next.filter((r) => !before.has(`${r.kind}:${r.id}`)).map(ref),
-    changed: next.filter((r) => before.has(`${r.kind}:${r.id}`) && !same(before.get(`${r.kind}:${r.id}`)!.body, r.body)).map(ref),
+    changed: next.filter((r) => before.has(`${r.kind}:${r.id}`) && !same(before.get(`${r.kind}:${r.id}`)!.body, recordedBody(r.body))).map(ref),
     removed: owned.filter((r) => !after.has(`${r.kind}:${r.id}`)).map(ref),
   };
 }
@@ -112,9 +120,10 @@ export async function removeResources(ports: ResourcePorts, resources: DeployedR
     try {
       await port.remove(r.id);
     } catch (err) {
-      if (!isFieldflowError(err) || err.status >= 500) throw err;
-      log.warn('kept a pack resource that could not be removed', { kind: r.kind, name: r.name, reason: err.message });
-      kept.push({ kind: r.kind, name: r.name, reason: err.message });
+      // The flows are already gone: report what is left over rather than fail half-way.
+      const reason = (err as Error).message;
+      log.warn('kept a pack resource that could not be removed', { kind: r.kind, name: r.name, reason });
+      kept.push({ kind: r.kind, name: r.name, reason });
     }
   }
   return kept;

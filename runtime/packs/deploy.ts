@@ -45,6 +45,19 @@ export function diffFlows(before: FlowNode[], after: FlowNode[]): FlowDiff {
   return diff;
 }
 
+/**
+ * The ids of what is a pack's now: the nodes it deployed, and any node a user added on its tabs,
+ * in its subflows or in its groups. Those count as edits, and go with the pack's tabs.
+ */
+export function packContent(flows: FlowNode[], nodeIds: Iterable<string>): Set<string> {
+  const owned = new Set(nodeIds);
+  const content = new Set<string>();
+  for (const n of flows) {
+    if (owned.has(n.id) || (typeof n.z === 'string' && owned.has(n.z)) || (typeof n.g === 'string' && owned.has(n.g))) content.add(n.id);
+  }
+  return content;
+}
+
 /** The flows with a pack's previous nodes taken out and its new ones added after the others; nothing else moves. */
 export function replacePackNodes(current: FlowNode[], previousIds: Iterable<string>, next: FlowNode[]): FlowNode[] {
   const drop = new Set(previousIds);

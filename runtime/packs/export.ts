@@ -164,14 +164,15 @@ function collectResources(nodes: FlowNode[], ctx: ExportContext): ExportedResour
     found.set(key, { kind, platformId, def: { id: local, ...(body as { name: string }) } });
     if (kind === 'subscriptions') {
       const sub = body as { endpoints?: unknown; escalation?: Array<{ endpoints?: unknown }> };
-      for (const id of [...strings(sub.endpoints), ...(sub.escalation ?? []).flatMap((s) => strings(s.endpoints))]) add('endpoints', id);
+      // Push endpoints belong to a browser: the exported subscription keeps their ids, to be replaced on import.
+      for (const id of [...strings(sub.endpoints), ...(sub.escalation ?? []).flatMap((s) => strings(s.endpoints))]) if (ports.endpoints.snapshot(id)?.type !== 'push') add('endpoints', id);
     }
   };
   for (const n of nodes) {
     for (const [key, value] of Object.entries(n)) {
       if (TEXT.has(key)) continue;
       for (const v of typeof value === 'string' ? [value] : strings(value)) {
-        if (ports.endpoints.exists(v)) add('endpoints', v);
+        if (ports.endpoints.exists(v) && ports.endpoints.snapshot(v)?.type !== 'push') add('endpoints', v);
         if (ports.subscriptions.exists(v)) add('subscriptions', v);
         if ((key === 'model' || key === 'models') && ports.models.exists(v)) add('models', v);
       }

@@ -8,7 +8,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { isConfigNode, type Pack, type PackNode } from './model';
+import { isConfigNode, secretParameters, type Pack, type PackNode } from './model';
 import { resourceIdMap } from './resources';
 
 /** Recognises a deployed tab as part of pack `id` at `version`. */
@@ -106,8 +106,13 @@ export function remapFlows(flows: PackNode[], ids: ReadonlyMap<string, string>, 
   });
 }
 
-/** The parameters as Node-RED env entries, in the order the parameters schema lists them. */
-export function parameterEnv(pack: Pack, params: Record<string, unknown>): EnvEntry[] {
+/**
+ * The parameters as Node-RED env entries, in the order the parameters schema lists them. Secret
+ * parameters are left out: the flows file and the editor show env values in clear.
+ */
+export function parameterEnv(pack: Pack, all: Record<string, unknown>): EnvEntry[] {
+  const secrets = secretParameters(pack);
+  const params = Object.fromEntries(Object.entries(all).filter(([name]) => !secrets.has(name)));
   const order = Object.keys(pack.parameters?.properties ?? {});
   const names = [...order.filter((n) => has(params, n)), ...Object.keys(params).filter((n) => !order.includes(n))];
   return names.filter((name) => params[name] !== undefined).map((name) => envEntry(name, params[name]));

@@ -32,7 +32,14 @@ export interface ParameterSchema {
   enum?: unknown[];
   format?: (typeof PARAMETER_FORMATS)[number];
   items?: Omit<ParameterSchema, 'items' | 'default'>;
+  /** A secret: sealed at rest, redacted in views, not in the tabs' env (resources only). */
+  writeOnly?: boolean;
   [keyword: string]: unknown;
+}
+
+/** The names of the pack's secret (`writeOnly`) parameters. */
+export function secretParameters(pack: Pack): Set<string> {
+  return new Set(Object.entries(pack.parameters?.properties ?? {}).filter(([, s]) => s.writeOnly === true).map(([name]) => name));
 }
 
 /** A pack's parameters: an object schema, one property per parameter. */

@@ -4,8 +4,10 @@
  * checked, stored and used exactly like one created over REST.
  */
 
+import { Errors } from '../errors';
 import type { NotifyService } from '../notify/service';
 import type { ScheduleService } from '../schedule/service';
+import { checkSubscription } from '../notify/subscription-model';
 import type { ResourcePart } from './model';
 
 type Body = Record<string, unknown>;
@@ -55,10 +57,14 @@ export function platformResourcePorts(deps: { notify: NotifyService; schedules: 
       },
     },
     endpoints: {
-      check: (body) => notify.checkEndpoint(body),
+      check: (body) => {
+        // A push endpoint's subscription comes from a browser; a pack reaches existing ones through a parameter.
+        if (body.type === 'push') throw Errors.INVALID_ENDPOINT('A pack cannot create push endpoints; list existing ones in a parameter', { errors: [{ path: '/type', message: 'cannot be push in a pack' }] });
+        notify.checkEndpoint(body);
+      },
       exists: (id) => !!findEndpoint(id),
       create: async (id, body) => void (await notify.createEndpoint(body, { id })),
-      update: async (id, body) => void (await notify.updateEndpoint(id, body)),
+      update: async (id, body) => void (await notify.updateEndpoint(id, { enabled: true, ...body })),
       remove: (id) => notify.removeEndpoint(id),
       snapshot: (id) => {
         const e = findEndpoint(id);
@@ -70,7 +76,8 @@ export function platformResourcePorts(deps: { notify: NotifyService; schedules: 
       check: (body, pending) => notify.checkSubscription(body, pending),
       exists: (id) => !!findSubscription(id),
       create: async (id, body) => void (await notify.createSubscription(body, { id })),
-      update: async (id, body) => void (await notify.updateSubscription(id, body)),
+      // A version's body replaces the subscription: a field it leaves out goes back to its default rather than keeping the old value.
+      update: async (id, body) => void (await notify.updateSubscription(id, checkSubscription(body, () => true))),
       remove: (id) => notify.removeSubscription(id),
       snapshot: (id) => {
         const s = findSubscription(id);
@@ -84,7 +91,7 @@ export function platformResourcePorts(deps: { notify: NotifyService; schedules: 
       exists: (id) => !!findSchedule(id),
       idOfName: (name) => schedules.list().find((s) => s.name === name)?.id ?? null,
       create: async (id, body) => void (await schedules.create(body, { id })),
-      update: async (id, body) => void (await schedules.update(id, body)),
+      update: async (id, body) => void (await schedules.update(id, { timezone: 'UTC', payload: null, enabled: true, ...body })),
       remove: (id) => schedules.remove(id),
       snapshot: (id) => {
         const s = findSchedule(id);

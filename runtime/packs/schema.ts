@@ -57,6 +57,7 @@ const parameterSchema = {
     ...scalarKeywords,
     default: {},
     examples: { type: 'array' },
+    writeOnly: { type: 'boolean', description: 'A secret (a token, a signing secret): kept sealed, never shown again, and given only to resources, not to the flows.' },
     items: itemSchema,
     minItems: { type: 'integer', minimum: 0 },
     maxItems: { type: 'integer', minimum: 0 },
@@ -171,7 +172,7 @@ export const packSchema = {
         properties: {
           type: 'object',
           maxProperties: 100,
-          propertyNames: { pattern: PARAMETER_NAME_PATTERN, not: { pattern: '^NR_' } },
+          propertyNames: { pattern: PARAMETER_NAME_PATTERN, not: { pattern: '^(NR_|__proto__$)' } },
           additionalProperties: parameterSchema,
         },
         required: { type: 'array', uniqueItems: true, items: { type: 'string' } },

@@ -5,18 +5,21 @@ import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
 import type { Logger } from '../log';
 import type { FlowNode, FlowsPort } from './flows-port';
-import { diffFlows, replacePackNodes, type FlowDiff } from './deploy';
-import { checkPack, checkParameters, loadPack, parsePack, type Pack } from './model';
+import { diffFlows, packContent, replacePackNodes, type FlowDiff } from './deploy';
+import { checkPack, checkParameters, loadPack, parsePack, secretParameters, type Pack } from './model';
 import { derivePackFlows, packFingerprint } from './ids';
 import { derivePackResources, type PackResource } from './resources';
-import { applyResources, planResources, removeResources, type DeployedResource, type KeptResource, type ResourceDiff } from './apply-resources';
+import { applyResources, planResources, recordedBody, removeResources, type DeployedResource, type KeptResource, type ResourceDiff } from './apply-resources';
 import type { ResourcePorts } from './resource-ports';
 import { exportPack, type ExportRequest } from './export';
 
 /** One installed version of a pack: enough to deploy it again (rollback). */
 export interface PackVersion {
   version: string;
+  /** The parameters, without the secret ones. */
   params: Record<string, unknown>;
+  /** The secret (`writeOnly`) parameters, sealed; null if none. */
+  sealedSecrets?: string | null;
   /** The pack file as imported, as JSON text (pack files may hold keys such as `$schema` that NeDB refuses). */
   source: string;
   installedAt: number;
@@ -26,7 +29,10 @@ export interface InstalledPack {
   id: string;
   name: string;
   version: string;
+  /** The parameters, without the secret ones. */
   params: Record<string, unknown>;
+  /** The secret (`writeOnly`) parameters, sealed with the platform's credential key; null if none. */
+  sealedSecrets: string | null;
   installedAt: number;
   installedBy: string;
   /** The ids of the nodes the pack deployed (tabs, subflows, nodes). */
@@ -95,11 +101,22 @@ export class PackService {
   /** One import, upgrade, rollback or removal at a time: each reads the flows, then writes them. */
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly deps: { log: Logger; now: () => number; version: string; maxBytes: number; resources: ResourcePorts; builtinDir?: string }) {}
+  constructor(
+    private readonly deps: {
+      log: Logger;
+      now: () => number;
+      version: string;
+      maxBytes: number;
+      resources: ResourcePorts;
+      /** Seals secret parameters at rest. */
+      secrets: { seal(value: unknown): string; open<T>(sealed: string): T };
+      builtinDir?: string;
+    },
+  ) {}
 
   async start(store: Store): Promise<void> {
     this.collection = await store.collection<PackDoc>('packs');
-    for (const { _id, ...doc } of await this.collection.all()) this.packs.set(_id, { id: _id, ...doc, resources: doc.resources ?? [] });
+    for (const { _id, ...doc } of await this.collection.all()) this.packs.set(_id, { id: _id, ...doc, resources: doc.resources ?? [], sealedSecrets: doc.sealedSecrets ?? null });
   }
 
   /** Node-RED's flows, once it runs (the launcher attaches them). */
@@ -135,8 +152,10 @@ export class PackService {
       }
       const installed = this.packs.get(plan.pack.manifest.id);
       await this.deploy({ port, rev, flows, installed, nodes, resources });
-      const history = installed ? [{ version: installed.version, params: installed.params, source: installed.source, installedAt: installed.installedAt }, ...installed.history].slice(0, HISTORY) : [];
-      return this.record(plan.pack, plan.params, nodes, resources, history, by);
+      const history = installed ? [{ version: installed.version, params: installed.params, sealedSecrets: installed.sealedSecrets, source: installed.source, installedAt: installed.installedAt }, ...installed.history].slice(0, HISTORY) : [];
+      const entry = await this.record(plan.pack, plan.params, nodes, resources, history, by);
+      await this.removeDropped(installed, resources);
+      return entry;
     });
   }
 
@@ -150,11 +169,14 @@ export class PackService {
       const { rev, flows } = await port.getFlows();
       if (this.modified(installed, flows) && !options.force) throw Errors.PACK_MODIFIED(`The tabs of ${id} were edited since it was installed; roll back with force to overwrite the edits`);
       const pack = JSON.parse(previous.source) as Pack;
-      const nodes = derivePackFlows(pack, id, previous.params);
-      const resources = derivePackResources(pack, id, previous.params);
+      const params = { ...previous.params, ...this.openSecrets(previous.sealedSecrets) };
+      const nodes = derivePackFlows(pack, id, params);
+      const resources = derivePackResources(pack, id, params);
       planResources(this.deps.resources, resources, installed.resources);
       await this.deploy({ port, rev, flows, installed, nodes, resources });
-      return this.record(pack, previous.params, nodes, resources, installed.history.slice(1), by);
+      const entry = await this.record(pack, params, nodes, resources, installed.history.slice(1), by);
+      await this.removeDropped(installed, resources);
+      return entry;
     });
   }
 
@@ -164,11 +186,11 @@ export class PackService {
       const installed = this.get(id);
       const port = this.requirePort();
       const { rev, flows } = await port.getFlows();
-      await port.setFlows(replacePackNodes(flows, installed.nodeIds, []), rev);
-      const kept = await removeResources(this.deps.resources, installed.resources, this.deps.log);
-      this.packs.delete(id);
+      await port.setFlows(replacePackNodes(flows, packContent(flows, installed.nodeIds), []), rev);
+      // The record goes as soon as the tabs have: what follows is clean-up, and reports what it could not do.
       await this.collection.remove(id);
-      return { kept };
+      this.packs.delete(id);
+      return { kept: await removeResources(this.deps.resources, installed.resources, this.deps.log) };
     });
   }
 
@@ -212,17 +234,21 @@ export class PackService {
 
   /**
    * Resources first (a flow may use them as soon as it starts), then the flows; if the flows
-   * deploy fails, the resource changes are undone. Resources the new version dropped go last.
+   * deploy fails, the resource changes are undone.
    */
   private async deploy(step: { port: FlowsPort; rev: string; flows: FlowNode[]; installed: InstalledPack | undefined; nodes: FlowNode[]; resources: PackResource[] }): Promise<void> {
     const { port, rev, flows, installed, nodes, resources } = step;
     const undo = await applyResources(this.deps.resources, resources, this.deps.log);
     try {
-      await port.setFlows(replacePackNodes(flows, installed?.nodeIds ?? [], nodes), rev);
+      await port.setFlows(replacePackNodes(flows, packContent(flows, installed?.nodeIds ?? []), nodes), rev);
     } catch (err) {
       await undo();
       throw err;
     }
+  }
+
+  /** After the new version is recorded: delete the resources it no longer has (never throws; what is kept is logged). */
+  private async removeDropped(installed: InstalledPack | undefined, resources: PackResource[]): Promise<void> {
     const next = new Set(resources.map((r) => `${r.kind}:${r.id}`));
     const dropped = (installed?.resources ?? []).filter((r) => !next.has(`${r.kind}:${r.id}`));
     for (const k of await removeResources(this.deps.resources, dropped, this.deps.log)) this.deps.log.warn('a resource the pack no longer has was kept', { ...k });
@@ -231,14 +257,16 @@ export class PackService {
   private async prepare(request: ImportRequest, flows: FlowNode[], port: FlowsPort): Promise<{ plan: ImportPlan; nodes: FlowNode[]; resources: PackResource[] }> {
     const ctx = { installedNodeTypes: await port.nodeTypes(), fieldflowVersion: this.deps.version };
     const { pack } = typeof request.file === 'string' || Buffer.isBuffer(request.file) ? loadPack(request.file, { maxBytes: this.deps.maxBytes }, ctx) : checkPack(request.file, ctx);
-    const params = checkParameters(pack, request.params ?? {});
     const id = pack.manifest.id;
     const installed = this.packs.get(id) ?? null;
+    // An upgrade keeps the secrets it runs with unless new ones are given: they are never shown, so nobody could copy them.
+    const kept = Object.entries(installed ? this.openSecrets(installed.sealedSecrets) : {}).filter(([name]) => secretParameters(pack).has(name));
+    const params = checkParameters(pack, { ...Object.fromEntries(kept), ...(request.params ?? {}) });
     if (installed && semver.lt(pack.manifest.version, installed.version) && !request.allowDowngrade) {
       throw Errors.PACK_DOWNGRADE(`${id} ${installed.version} is installed; ${pack.manifest.version} is older (allow the downgrade to install it)`);
     }
     const nodes = derivePackFlows(pack, id, params);
-    const owned = new Set(installed?.nodeIds ?? []);
+    const owned = packContent(flows, installed?.nodeIds ?? []);
     const taken = new Map(flows.map((n) => [n.id, n]));
     const clashes = nodes.filter((n) => taken.has(n.id) && !owned.has(n.id)).map((n) => n.id);
     if (clashes.length) throw Errors.PACK_ID_CONFLICT(`${clashes.length} node id(s) of ${id} are used by flows that are not this pack's (${clashes.slice(0, 5).join(', ')})`);
@@ -253,30 +281,36 @@ export class PackService {
   }
 
   private modified(installed: InstalledPack, flows: FlowNode[]): boolean {
-    const owned = new Set(installed.nodeIds);
+    const owned = packContent(flows, installed.nodeIds);
     return packFingerprint(flows.filter((n) => owned.has(n.id))) !== installed.fingerprint;
   }
 
   private async record(pack: Pack, params: Record<string, unknown>, nodes: FlowNode[], resources: PackResource[], history: PackVersion[], by: string): Promise<InstalledPack> {
+    const secrets = secretParameters(pack);
+    const secretValues = Object.fromEntries(Object.entries(params).filter(([name]) => secrets.has(name)));
     const entry: InstalledPack = {
       id: pack.manifest.id,
       name: pack.manifest.name,
       version: pack.manifest.version,
-      params,
+      params: Object.fromEntries(Object.entries(params).filter(([name]) => !secrets.has(name))),
+      sealedSecrets: Object.keys(secretValues).length ? this.deps.secrets.seal(secretValues) : null,
       installedAt: this.deps.now(),
       installedBy: by,
       nodeIds: nodes.map((n) => n.id),
       fingerprint: packFingerprint(nodes),
-      resources: resources.map(({ index: _index, ...r }) => r),
+      resources: resources.map(({ index: _index, ...r }) => ({ ...r, body: recordedBody(r.body) })),
       source: JSON.stringify(pack),
       history,
     };
     const { id, ...doc } = entry;
-    const existed = this.packs.has(id);
-    this.packs.set(id, entry);
-    if (existed) await this.collection.replace({ _id: id, ...doc });
+    if (this.packs.has(id)) await this.collection.replace({ _id: id, ...doc });
     else await this.collection.insert({ _id: id, ...doc });
+    this.packs.set(id, entry);
     return entry;
+  }
+
+  private openSecrets(sealed: string | null | undefined): Record<string, unknown> {
+    return sealed ? this.deps.secrets.open<Record<string, unknown>>(sealed) : {};
   }
 
   private requirePort(): FlowsPort {

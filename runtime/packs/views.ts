@@ -1,5 +1,9 @@
 import { iso } from '../views';
 import type { ImportPlan, InstalledPack } from './service';
+import { secretParameters } from './model';
+
+/** What a secret parameter's value is shown as. */
+export const REDACTED = '********';
 
 export function packView(p: InstalledPack) {
   return {
@@ -16,5 +20,7 @@ export function packView(p: InstalledPack) {
 }
 
 export function planView(plan: ImportPlan) {
-  return { id: plan.pack.manifest.id, name: plan.pack.manifest.name, from: plan.from, to: plan.to, params: { ...plan.params }, modified: plan.modified, diff: plan.diff, resources: plan.resources };
+  const secrets = secretParameters(plan.pack);
+  const params = Object.fromEntries(Object.entries(plan.params).map(([name, value]) => [name, secrets.has(name) ? REDACTED : value]));
+  return { id: plan.pack.manifest.id, name: plan.pack.manifest.name, from: plan.from, to: plan.to, params, modified: plan.modified, diff: plan.diff, resources: plan.resources };
 }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { startServer, ADMIN_PASSWORD, type ServerProcess } from '../support/server';
 import { editorToken } from '../support/nodered';
 import { waitFor } from '../support/mqtt';
@@ -94,6 +96,77 @@ describe('flow pack resources (models, endpoints, subscriptions, schedules), aga
     assert.equal(back.status, 200, JSON.stringify(back.body));
     assert.deepEqual((await state()).subscriptions, [`${id('sub')} Ping events`], 'rollback brings the subscription back with the same id');
     assert.deepEqual((await state()).schedules, [`${id('nightly')} pack-nightly 0 3 * * *`]);
+  });
+
+  it('keeps a secret parameter sealed: not in views, tab env, export or the data files, yet the endpoint signs with it, also after an upgrade that does not repeat it', async () => {
+    const withSecret = (version: string) =>
+      pack(version, (p) => {
+        p.manifest.id = 'com.example.secret';
+        p.parameters.properties.HOOK_SECRET = { type: 'string', minLength: 8, writeOnly: true };
+        p.endpoints[0].name = 'Signed hook';
+        p.endpoints[0].credentials = { secret: '${HOOK_SECRET}' };
+        p.flows[1].url = '/pack-signed';
+        delete p.subscriptions;
+        delete p.schedules;
+        delete p.models;
+        p.flows = p.flows.filter((n: any) => n.type !== 'schedule');
+      });
+    const secret = 'pack-signing-secret-123';
+    const dry = await admin.post('/packs/dry-run', { pack: withSecret('1.0.0'), params: { ...params(), HOOK_SECRET: secret } });
+    assert.equal(dry.body.params.HOOK_SECRET, '********');
+    const installed = await admin.post('/packs', { pack: withSecret('1.0.0'), params: { ...params(), HOOK_SECRET: secret } });
+    assert.equal(installed.status, 201, JSON.stringify(installed.body));
+    assert.equal(installed.body.params.HOOK_SECRET, undefined);
+
+    hook.secret = secret;
+    const ping = async () => {
+      const before = hook.calls.length;
+      await waitFor('the signed flow answers', async () => (await fetch(`${server.httpUrl}/pack-signed`, { method: 'POST', signal: AbortSignal.timeout(2000) }).catch(() => null))?.status === 202);
+      return (await hook.waitFor(before + 1))[before];
+    };
+    assert.equal((await ping()).verified, true, 'the endpoint signs with the secret parameter');
+
+    const upgraded = await admin.post('/packs', { pack: withSecret('1.1.0'), params: params() });
+    assert.equal(upgraded.status, 200, JSON.stringify(upgraded.body));
+    assert.equal((await ping()).verified, true, 'an upgrade without the secret keeps the one it had');
+
+    const flows = await (await fetch(`${server.httpUrl}/flows`, { headers: { authorization: `Bearer ${token}` } })).text();
+    assert.doesNotMatch(flows, new RegExp(secret), 'not in the tab env');
+    const tab = JSON.parse(flows).find((n: any) => n.type === 'tab' && /com\.example\.secret/.test(n.info ?? ''));
+    const exported = await admin.post('/packs/export', { tabs: [tab.id], manifest: { id: 'com.example.copy', name: 'copy', version: '1.0.0' } });
+    assert.equal(exported.status, 200, JSON.stringify(exported.body));
+    assert.doesNotMatch(JSON.stringify(exported.body), new RegExp(secret), 'not in an export');
+    assert.doesNotMatch(JSON.stringify((await admin.get('/packs')).body), new RegExp(secret), 'not in the pack list');
+    const files = fs.readdirSync(path.join(server.dataDir, 'platform')).map((f) => path.join(server.dataDir, 'platform', f)).filter((f) => fs.statSync(f).isFile());
+    assert.ok(files.some((f) => fs.readFileSync(f, 'utf8').includes('com.example.secret')), 'the pack record is among the files read');
+    for (const file of files) assert.doesNotMatch(fs.readFileSync(file, 'utf8'), new RegExp(secret), `not in ${file}`);
+    assert.equal((await admin.delete('/packs/com.example.secret')).status, 200);
+    hook.secret = '';
+  });
+
+  it("counts a node a user added on a pack's tab as an edit, and removes it with the pack", async () => {
+    const small = pack('1.0.0', (p) => {
+      p.manifest.id = 'com.example.added';
+      p.flows[1].url = '/pack-added';
+      for (const part of ['endpoints', 'subscriptions', 'schedules', 'models']) delete p[part];
+      p.flows = p.flows.filter((n: any) => n.type !== 'schedule' && n.type !== 'notify');
+      p.flows[1].wires = [['out']];
+    });
+    assert.equal((await admin.post('/packs', { pack: small, params: { HOOK_URL: hook.url } })).status, 201);
+    const headers = { authorization: `Bearer ${token}`, 'Node-RED-API-Version': 'v2', 'content-type': 'application/json' };
+    const current = (await (await fetch(`${server.httpUrl}/flows`, { headers })).json()) as { rev: string; flows: any[] };
+    const tab = current.flows.find((n) => n.type === 'tab' && /com\.example\.added/.test(n.info ?? ''));
+    const added = { id: 'user-added-1', type: 'debug', z: tab.id, x: 300, y: 300, wires: [] };
+    const deployed = await fetch(`${server.httpUrl}/flows`, { method: 'POST', headers, body: JSON.stringify({ rev: current.rev, flows: [...current.flows, added] }) });
+    assert.equal(deployed.status, 200);
+
+    const plan = await admin.post('/packs/dry-run', { pack: small, params: { HOOK_URL: hook.url } });
+    assert.equal(plan.body.modified, true, 'the added node is an edit');
+    assertProblem(await admin.post('/packs', { pack: small, params: { HOOK_URL: hook.url } }), 409, 'FF_PACK_MODIFIED');
+
+    assert.equal((await admin.delete('/packs/com.example.added')).status, 200);
+    const after = (await (await fetch(`${server.httpUrl}/flows`, { headers })).json()) as { flows: any[] };
+    assert.equal(after.flows.some((n) => n.id === 'user-added-1' || n.z === tab.id), false, 'nothing is left on the removed tab');
   });
 
   it('refuses resources its services refuse, and names taken by resources it does not own, before anything changes', async () => {
