@@ -44,6 +44,12 @@ export async function importBuiltin(server: ServerProcess, admin: Api, name: str
   assert.deepEqual([...new Set(nodes.map((n) => n.type))].sort(), [...expected.types].sort());
   for (const [key, value] of Object.entries(params)) {
     const entry: { name: string; value: string } | undefined = (tab!.env as Array<{ name: string; value: string }>).find((e) => e.name === key);
+    if ((pack as { parameters: { properties: Record<string, { writeOnly?: boolean }> } }).parameters.properties[key]?.writeOnly) {
+      // Secrets reach only the pack's resources: the flows file and the editor show env values in clear.
+      assert.equal(entry, undefined, `the secret ${key} is not an env variable of the tab`);
+      assert.equal(r.body.params[key], undefined, `the secret ${key} is not shown`);
+      continue;
+    }
     assert.ok(entry, `${key} is an env variable of the tab`);
     assert.equal(entry.value, typeof value === 'string' ? value : JSON.stringify(value));
   }
