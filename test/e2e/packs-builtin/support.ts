@@ -10,7 +10,7 @@ import { packNodeId } from '../../../runtime/packs/ids';
 export const FLOWS_DIR = path.resolve(__dirname, '..', '..', '..', '..', 'flows');
 
 /** A built-in pack file as shipped, read from disk. */
-export function readPack(name: string): { manifest: { id: string; version: string }; [part: string]: unknown } {
+export function readPack(name: string): { manifest: { id: string; version: string }; parameters: { properties: Record<string, { writeOnly?: boolean }> }; [part: string]: unknown } {
   return JSON.parse(fs.readFileSync(path.join(FLOWS_DIR, `${name}.json`), 'utf8'));
 }
 
@@ -44,7 +44,7 @@ export async function importBuiltin(server: ServerProcess, admin: Api, name: str
   assert.deepEqual([...new Set(nodes.map((n) => n.type))].sort(), [...expected.types].sort());
   for (const [key, value] of Object.entries(params)) {
     const entry: { name: string; value: string } | undefined = (tab!.env as Array<{ name: string; value: string }>).find((e) => e.name === key);
-    if ((pack as { parameters: { properties: Record<string, { writeOnly?: boolean }> } }).parameters.properties[key]?.writeOnly) {
+    if (pack.parameters.properties[key]?.writeOnly) {
       // Secrets reach only the pack's resources: the flows file and the editor show env values in clear.
       assert.equal(entry, undefined, `the secret ${key} is not an env variable of the tab`);
       assert.equal(r.body.params[key], undefined, `the secret ${key} is not shown`);
