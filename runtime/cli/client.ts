@@ -42,7 +42,8 @@ export function serverUrl(raw: string): string {
   try {
     url = new URL(raw);
   } catch {
-    throw new UsageError(`--url must be an http or https URL, such as http://localhost:1880 (got ${JSON.stringify(raw)})`);
+    // Not echoed: a URL that does not parse may still hold a password.
+    throw new UsageError('--url must be an http or https URL, such as http://localhost:1880');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be an http or https URL (got ${url.protocol})`);
   if (url.username || url.password) throw new UsageError('--url must not hold credentials: set FIELDFLOW_USER and FIELDFLOW_PASSWORD, or FIELDFLOW_TOKEN');

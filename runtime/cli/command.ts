@@ -43,11 +43,18 @@ export interface Command {
   run(values: Values, positionals: string[], ctx: Context): Promise<void>;
 }
 
+/**
+ * Control characters other than tab and newline: pack names and server messages are printed, and
+ * an escape sequence in one could rewrite what the terminal shows above a confirmation.
+ */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`).replace(CONTROL, '');
+
 /** The real process's streams and environment. */
 export function processIo(): Io {
   return {
-    out: (text) => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    err: (text) => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+    out: (text) => void process.stdout.write(line(text)),
+    err: (text) => void process.stderr.write(line(text)),
     async confirm(question, command) {
       if (!process.stdin.isTTY) throw new UsageError(`${question} Not asked, as there is no terminal: pass --yes to go ahead`, command);
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });

@@ -219,6 +219,13 @@ describe('the fieldflow command line for flow packs, against the real server', f
     assert.equal(tooBig.code, 1);
     assert.match(tooBig.stderr, /FF_PACK_TOO_LARGE: The pack file is \d+ bytes; the limit is 5242880/);
 
+    // A name with a terminal escape sequence (clear the screen) must not reach the terminal as one.
+    const escaping = pack('1.0.0');
+    escaping.manifest.name = 'Echo\u001b[2J\u001b[Hall is well';
+    const dry = ok(await cli(['pack', 'import', write('escaping.json', escaping), '--dry-run']));
+    assert.ok(!dry.stdout.includes('\u001b') && !dry.stderr.includes('\u001b'), JSON.stringify(dry.stdout));
+    assert.match(dry.stdout, /Echo\[2J\[Hall is well/);
+
     const wrongType = await cli(['pack', 'import', good, '--param', 'threshold=lots', '--yes']);
     assert.equal(wrongType.code, 1);
     assert.match(wrongType.stderr, /FF_INVALID_PACK_PARAMETERS/);
