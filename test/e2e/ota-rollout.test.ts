@@ -187,7 +187,11 @@ describe('OTA rollout end to end, with SDK devices against the real server', fun
     assert.equal(notOffered.length, 4);
     for (const u of notOffered) assert.deepEqual([u.state, u.reason, u.offeredAt], ['cancelled', 'rollout_halted', null]);
     for (const s of sims.slice(4)) assert.equal(s.offers.filter((o) => o.artifact.version === '3.0.0').length, 0, 'the second wave never got an offer');
-    const alarms = (await admin.get('/alarms?type=ota_rollout_halted')).body.items;
+    // The alarm is raised after the halt is stored, so a loaded machine can show the halt first.
+    const alarms = await waitFor('the halt alarm', async () => {
+      const items = (await admin.get('/alarms?type=ota_rollout_halted')).body.items as any[];
+      return items.length > 0 && items;
+    });
     assert.equal(alarms.length, 1);
     assert.equal(alarms[0].details.rolloutId, id);
   });
