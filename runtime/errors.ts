@@ -131,6 +131,7 @@ export const Errors = {
   PACK_ID_CONFLICT: define('FF_PACK_ID_CONFLICT', 409, 'Pack collides with another pack'),
   PACK_NOT_FOUND: define('FF_PACK_NOT_FOUND', 404, 'Pack not installed'),
   PACK_MODIFIED: define('FF_PACK_MODIFIED', 409, 'Pack tabs were edited since it was installed'),
+  FLOWS_CHANGED: define('FF_FLOWS_CHANGED', 409, 'The flows changed during the deploy'),
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),

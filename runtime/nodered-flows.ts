@@ -1,3 +1,4 @@
+import { Errors } from './errors';
 import type { FlowNode, FlowsPort } from './packs/flows-port';
 
 /** Types that are part of flow JSON without being palette nodes. */
@@ -19,7 +20,13 @@ export function nodeRedFlows(runtime: NodeRedRuntime): FlowsPort {
       return { rev, flows };
     },
     async setFlows(flows, rev) {
-      return (await runtime.flows.setFlows({ flows: { flows, rev }, deploymentType: 'full' })).rev;
+      try {
+        return (await runtime.flows.setFlows({ flows: { flows, rev }, deploymentType: 'full' })).rev;
+      } catch (err) {
+        // Someone deployed (or Node-RED finished loading its flows) after they were read.
+        if ((err as { code?: string }).code === 'version_mismatch') throw Errors.FLOWS_CHANGED('The flows changed while the pack was being deployed; nothing of the pack was deployed');
+        throw err;
+      }
     },
     async nodeTypes() {
       const types = new Set(STRUCTURAL);

@@ -318,8 +318,10 @@ export class PackService {
     return this.port;
   }
 
+  /** One at a time; a deploy that lost a race with another deploy is done again once, from fresh flows. */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+    const retried = () => work().catch((err: Error & { code?: string }) => (err.code === Errors.FLOWS_CHANGED.code ? work() : Promise.reject(err)));
+    const run = this.queue.then(retried, retried);
     this.queue = run.catch(() => undefined);
     return run;
   }
