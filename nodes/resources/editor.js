@@ -65,9 +65,31 @@
         });
     }
 
+    /**
+     * A button that must be clicked twice within a few seconds (deleting, cancelling and rolling back
+     * are not undone). `armed` holds the waiting buttons by `key`, so one stays armed when its list
+     * is drawn again.
+     */
+    function confirmButton(armed, key, label, confirmLabel, action) {
+        var button = $('<button type="button" class="red-ui-button red-ui-button-small">').text(armed[key] ? confirmLabel : label);
+        button.on('click', function () {
+            if (armed[key]) {
+                clearTimeout(armed[key]);
+                delete armed[key];
+                button.text(label);
+                action(button);
+                return;
+            }
+            button.text(confirmLabel);
+            armed[key] = setTimeout(function () { delete armed[key]; button.text(label); }, 3000);
+        });
+        return button;
+    }
+
     window.FieldflowEditor = {
         errorText: errorText,
         fillSelect: fillSelect,
+        confirmButton: confirmButton,
         deviceScope: {
             /** The node properties: deviceMode (all | id | selector), device, selector, each checked for its mode. */
             defaults: function () {
