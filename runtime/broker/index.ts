@@ -59,6 +59,8 @@ export class Broker {
   private readonly sessions = new WeakMap<Client, Session>();
   private readonly connectIds = new WeakMap<Client, string>();
   private readonly clientsByDevice = new Map<string, Set<Client>>();
+  /** Device publishes being stored: close() waits for them, so what they remember is flushed after. */
+  private readonly storing = new Set<Promise<unknown>>();
   private readonly presence: Presence;
   private tcp: net.Server | null = null;
   private wss: WebSocketServer | null = null;
@@ -135,10 +137,12 @@ export class Broker {
     }
   }
 
+  /** Close every connection, then wait for the publishes already taken in to be stored or refused. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     if (this.wss) this.wss.close();
     if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+    await Promise.allSettled([...this.storing]);
   }
 
   private handle(stream: Duplex, req?: http.IncomingMessage): void {
@@ -232,6 +236,11 @@ export class Broker {
     } catch (err) {
       stored = Promise.reject(err);
     }
+    this.storing.add(stored);
+    void stored.then(
+      () => this.storing.delete(stored),
+      () => this.storing.delete(stored),
+    );
     return stored.then(
       () => undefined,
       (err: Error) => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { startApiServer, type ApiServer } from '../../support/api-server';
 import { connect, waitFor } from '../../support/mqtt';
 import { tempDir } from '../../support/platform';
+import { channelMessages } from '../sdk/support';
 
 describe('MQTT de-duplication by client message id', () => {
   let s: ApiServer;
@@ -38,6 +39,28 @@ describe('MQTT de-duplication by client message id', () => {
     await c.publishAsync(`devices/${device.id}/tags/device/p1-5`, JSON.stringify({ firmware: '9.9.9' }), { qos: 1 });
     assert.deepEqual(await messages(device.id), [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 10 }, { n: 4 }]);
     assert.deepEqual((await messages(device.id, 'tag_values')).length, 1);
+    await c.endAsync();
+  });
+
+  it('stores once, after a restart, a resent message whose store was still in flight when the server stopped', async () => {
+    let url = await start();
+    const device = (await s.admin.post('/devices', { name: 'd' })).body;
+    let c = await connect(url, { clientId: device.id, username: device.id, password: device.token });
+    const topic = (seq: number) => `devices/${device.id}/channels/telemetry/p1-${seq}`;
+    const burst = Array.from({ length: 2000 }, (_, i) => i + 1);
+    // Stop while the burst is being written: some stores finish during the stop, after their PUBACK can no longer go out.
+    const acked: number[] = [];
+    for (const seq of burst) c.publishAsync(topic(seq), JSON.stringify({ n: seq }), { qos: 1 }).then(() => acked.push(seq), () => undefined);
+    await waitFor('the first stores', () => acked.length >= 50);
+    await s.close();
+    c.end(true);
+    url = await start();
+    c = await connect(url, { clientId: device.id, username: device.id, password: device.token });
+    const unacked = burst.filter((seq) => !acked.includes(seq));
+    assert.ok(unacked.length > 0, 'the stop came after the whole burst was acknowledged');
+    for (const seq of unacked) await c.publishAsync(topic(seq), JSON.stringify({ n: seq }), { qos: 1 });
+    const stored = (await channelMessages(s.admin, device.id, 'telemetry')).map((m) => m.data.n);
+    assert.deepEqual(stored, burst, `${stored.length} stored for ${burst.length} sent`);
     await c.endAsync();
   });
 
