@@ -52,6 +52,8 @@ export interface WebhookReceiver {
   /** Answer with the request's headers as the body (a provider that echoes what it got). */
   echo: boolean;
   delayMs: number;
+  /** Requests that arrived and are not answered yet (stalled by delayMs). */
+  pending: number;
   waitFor(n: number, timeoutMs?: number): Promise<WebhookCall[]>;
   close(): Promise<void>;
 }
@@ -65,6 +67,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
     status: 200,
     echo: false,
     delayMs: 0,
+    pending: 0,
     waitFor: (n, timeoutMs = 10_000) => waitUntil(() => calls, n, timeoutMs, 'webhook calls'),
     close: async () => {
       server.closeAllConnections();
@@ -73,6 +76,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
   };
   const server = http.createServer((req, res) => {
     const arrivedAt = Date.now();
+    receiver.pending++;
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -85,6 +89,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
           // recorded as null: the test asserts on it
         }
         const verified = verifySignature(receiver.secret, req.headers['x-fieldflow-signature'] as string | undefined, raw, 300, options.now?.() ?? Date.now());
+        receiver.pending--;
         calls.push({ headers: req.headers, raw, body, verified, arrivedAt, at: Date.now() });
         res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.echo ? req.headers : { ok: receiver.status < 300 }));
       };
