@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Errors, type FieldError } from '../errors';
 import { DEFAULT_MAX_PACK_BYTES } from './model';
+import { decodePackText, packJson, packTooLarge } from './decode';
 
 /** The file a pack folder must hold. */
 export const PACK_FILE = 'pack.json';
@@ -43,45 +44,14 @@ export async function readPackPath(target: string, options: ReadPackOptions = {}
   if (stat.isDirectory()) return new FolderReader(await fs.realpath(target), maxBytes).read();
   if (!stat.isFile()) throw invalid(`${target} is not a file or folder`);
   // Refused before reading: a file far over the limit is never loaded into memory.
-  if (stat.size > maxBytes) throw tooLarge(stat.size, maxBytes, '/');
+  if (stat.size > maxBytes) throw packTooLarge(stat.size, maxBytes, '/');
   const bytes = await fs.readFile(target);
-  if (bytes.length > maxBytes) throw tooLarge(bytes.length, maxBytes, '/');
+  if (bytes.length > maxBytes) throw packTooLarge(bytes.length, maxBytes, '/');
   return packJson(bytes);
 }
 
 function invalid(message: string): Error {
   return Errors.INVALID_PACK(message, { errors: [{ path: '/', message }] });
-}
-
-function tooLarge(size: number, maxBytes: number, at: string, what = 'The pack file'): Error {
-  const message = `is ${size} bytes; the limit is ${maxBytes}`;
-  return Errors.PACK_TOO_LARGE(`${what} ${message}`, { errors: [{ path: at, message }] });
-}
-
-/** The pack file itself: refused as the server refuses an uploaded file that is not JSON. */
-function packJson(bytes: Buffer): unknown {
-  const read = decode(bytes, true);
-  if (!read.ok) throw Errors.MALFORMED_JSON(`The pack file ${read.message}`, { errors: [{ path: '/', message: read.message }] });
-  return read.value;
-}
-
-type Decoded = { ok: true; value: unknown } | { ok: false; message: string };
-
-function decode(bytes: Buffer, json: boolean): Decoded {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return { ok: false, message: 'is not UTF-8 text' };
-  }
-  // Editors on Windows save a byte order mark; it means nothing.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (!json) return { ok: true, value: text };
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    return { ok: false, message: `is not JSON: ${(err as Error).message}` };
-  }
 }
 
 /** True when `child` is `parent` or inside it. */
@@ -133,7 +103,7 @@ class FolderReader {
         }
         const bytes = await this.file(ref.file, at);
         if (!bytes) continue;
-        const read = decode(bytes, false);
+        const read = decodePackText(bytes, false);
         if (read.ok) node[property] = read.value;
         else this.problems.push({ path: at, message: `"${ref.file}" ${read.message}` });
       }
@@ -143,7 +113,7 @@ class FolderReader {
   private async json(ref: string, at: string): Promise<unknown> {
     const bytes = await this.file(ref, at);
     if (!bytes) return undefined;
-    const read = decode(bytes, true);
+    const read = decodePackText(bytes, true);
     if (read.ok) return read.value;
     this.problems.push({ path: at, message: `"${ref}" ${read.message}` });
     return undefined;
@@ -165,10 +135,10 @@ class FolderReader {
     const stat = await fs.stat(real);
     if (!stat.isFile()) return fail('is not a file');
     const what = 'The pack folder (pack.json and the files it names)';
-    if (this.total + stat.size > this.maxBytes) throw tooLarge(this.total + stat.size, this.maxBytes, at, what);
+    if (this.total + stat.size > this.maxBytes) throw packTooLarge(this.total + stat.size, this.maxBytes, at, what);
     const bytes = await fs.readFile(real);
     this.total += bytes.length;
-    if (this.total > this.maxBytes) throw tooLarge(this.total, this.maxBytes, at, what);
+    if (this.total > this.maxBytes) throw packTooLarge(this.total, this.maxBytes, at, what);
     return bytes;
   }
 }

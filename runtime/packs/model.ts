@@ -10,6 +10,7 @@ import semver from 'semver';
 import { Errors, toFieldErrors, type FieldError, type FieldflowError } from '../errors';
 import { isEmail, httpUrl } from '../notify/endpoint-model';
 import { parseSelector } from '../devices/selector';
+import { packJson, packTooLarge } from './decode';
 import { exportRequestSchema, packSchema, PACK_ID_PATTERN, PARAMETER_FORMATS, SEMVER_PATTERN } from './schema';
 import type { ExportRequest } from './export';
 
@@ -248,24 +249,8 @@ export function loadPack(text: string | Buffer, limits: PackLimits, ctx: PackCon
 
 function parseJson(text: string | Buffer, limits: PackLimits): unknown {
   const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
-  if (size > limits.maxBytes) {
-    const message = `is ${size} bytes; the limit is ${limits.maxBytes}`;
-    throw Errors.PACK_TOO_LARGE(`The pack file ${message}`, { errors: [{ path: '/', message }] });
-  }
-  let source: string;
-  try {
-    source = typeof text === 'string' ? text : new TextDecoder('utf-8', { fatal: true }).decode(text);
-  } catch {
-    throw Errors.MALFORMED_JSON('The pack file is not UTF-8 text', { errors: [{ path: '/', message: 'is not UTF-8 text' }] });
-  }
-  // Editors on Windows save a byte order mark; it is not JSON but means nothing either.
-  if (source.charCodeAt(0) === 0xfeff) source = source.slice(1);
-  try {
-    return JSON.parse(source);
-  } catch (err) {
-    const message = (err as Error).message;
-    throw Errors.MALFORMED_JSON(`The pack file is not JSON: ${message}`, { errors: [{ path: '/', message }] });
-  }
+  if (size > limits.maxBytes) throw packTooLarge(size, limits.maxBytes);
+  return packJson(text);
 }
 
 function collect(value: unknown, problems: Problems, ctx: PackContext | undefined): void {
