@@ -145,6 +145,12 @@ export class EndpointStore {
     this.opened.delete(id);
   }
 
+  /** {@link readable} for an endpoint by id: a copy, so the caller cannot change the cached one. */
+  credentials(id: string): Record<string, unknown> | null {
+    const secrets = this.readable(this.get(id));
+    return secrets ? structuredClone(secrets) as Record<string, unknown> : null;
+  }
+
   /** The credentials, or null if they cannot be opened (sealed with another key): new ones can replace them. */
   private readable(endpoint: StoredEndpoint): EndpointSecrets | null {
     try {

@@ -240,6 +240,14 @@ export class NotifyService {
     this.endpointStore.check(input);
   }
 
+  /**
+   * The opened credentials as an update takes them back (a pack puts an endpoint back after a
+   * failed deploy); null if they cannot be opened. Never for a view or a log.
+   */
+  endpointCredentials(id: string): Record<string, unknown> | null {
+    return this.endpointStore.credentials(id);
+  }
+
   updateEndpoint(id: string, input: EndpointInput): Promise<StoredEndpoint> {
     return this.endpointStore.update(id, input);
   }

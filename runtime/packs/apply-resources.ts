@@ -57,6 +57,9 @@ export function planResources(ports: ResourcePorts, next: PackResource[], owned:
       const errors = err.errors?.length ? err.errors : [{ path: '/', message: err.message }];
       for (const e of errors) invalid.push({ path: `${at}${e.path === '/' ? '' : e.path}`, message: e.message });
     }
+    // An endpoint's type cannot change in place (its credentials and deliveries belong to the old one).
+    const type = r.kind === 'endpoints' ? ports.endpoints.snapshot(r.id)?.type : undefined;
+    if (type !== undefined && type !== r.body.type) invalid.push({ path: `${at}/type`, message: `is ${JSON.stringify(type)} in the installed version and cannot change; give this endpoint another id` });
     const holder = ports[r.kind].idOfName?.(r.name) ?? null;
     if (holder === null || ownedIds.has(`${r.kind}:${holder}`)) continue;
     // Deployed ids derive from the pack id, so one that exists already is this pack's (say, left by a failed removal).
@@ -89,7 +92,7 @@ export async function applyResources(ports: ResourcePorts, next: PackResource[],
   try {
     for (const r of next) {
       const port = ports[r.kind];
-      const previous = port.snapshot(r.id);
+      const previous = port.restorable ? port.restorable(r.id) : port.snapshot(r.id);
       if (previous) {
         await port.update(r.id, r.body);
         undo.push(() => port.update(r.id, previous));

@@ -21,8 +21,10 @@ export interface ResourcePort {
   create(id: string, body: Body): Promise<void>;
   update(id: string, body: Body): Promise<void>;
   remove(id: string): Promise<void>;
-  /** The resource as a create body, to put it back if a deploy fails; null if there is none. */
+  /** The resource as a create body (without credentials, as exports need it); null if there is none. */
   snapshot(id: string): Body | null;
+  /** The snapshot with its credentials, to put it back if a deploy fails: in memory only. Default: the snapshot. */
+  restorable?(id: string): Body | null;
 }
 
 export type ResourcePorts = Record<ResourcePart, ResourcePort>;
@@ -68,8 +70,14 @@ export function platformResourcePorts(deps: { notify: NotifyService; schedules: 
       remove: (id) => notify.removeEndpoint(id),
       snapshot: (id) => {
         const e = findEndpoint(id);
-        // Credentials stay sealed: an update without them keeps the stored ones.
         return e ? { type: e.type, name: e.name, enabled: e.enabled, config: structuredClone(e.config) } : null;
+      },
+      restorable: (id) => {
+        const e = findEndpoint(id);
+        if (!e) return null;
+        // Unreadable credentials (another key) cannot be put back; an update without them keeps what is stored.
+        const credentials = notify.endpointCredentials(id);
+        return { type: e.type, name: e.name, enabled: e.enabled, config: structuredClone(e.config), ...(credentials ? { credentials } : {}) };
       },
     },
     subscriptions: {

@@ -169,7 +169,7 @@ describe('flow pack resources (models, endpoints, subscriptions, schedules), aga
     assert.equal(after.flows.some((n) => n.id === 'user-added-1' || n.z === tab.id), false, 'nothing is left on the removed tab');
   });
 
-  it('refuses resources its services refuse, and names taken by resources it does not own, before anything changes', async () => {
+  it('refuses resources its services refuse, an endpoint whose type changes, and names taken by resources it does not own, before anything changes', async () => {
     const mine = await admin.post('/schedules', { name: 'users-own', cron: '0 1 * * *', timezone: 'UTC' });
     assert.equal(mine.status, 201);
     const before = { rev: await rev(), state: await state() };
@@ -181,6 +181,10 @@ describe('flow pack resources (models, endpoints, subscriptions, schedules), aga
     const badSchema = await admin.post('/packs', { pack: pack('3.0.0', (p) => (p.models[0].configSchema = { type: 'no-such-type' })), params: params() });
     assertProblem(badSchema, 400, 'FF_INVALID_PACK');
     assert.ok(badSchema.body.errors.some((e: any) => e.path.startsWith('/models/0')), JSON.stringify(badSchema.body.errors));
+
+    const retyped = await admin.post('/packs/dry-run', { pack: pack('3.0.0', (p) => (p.endpoints[0] = { id: 'hook', name: 'Ping mail', type: 'email', config: { to: ['ops@example.com'] } })), params: params() });
+    assertProblem(retyped, 400, 'FF_INVALID_PACK');
+    assert.ok(retyped.body.errors.some((e: any) => e.path === '/endpoints/0/type' && /webhook/.test(e.message)), JSON.stringify(retyped.body.errors));
 
     const taken = await admin.post('/packs', { pack: pack('3.0.0', (p) => p.schedules.push({ id: 'other', name: 'users-own', cron: '0 2 * * *', timezone: 'UTC' })), params: params() });
     assertProblem(taken, 409, 'FF_PACK_ID_CONFLICT');
