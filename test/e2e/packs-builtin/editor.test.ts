@@ -28,7 +28,7 @@ describe('the built-in packs in the real editor', function () {
     admin = await server.admin();
     for (const [name, params] of Object.entries(PARAMS)) {
       const r = await admin.post('/packs', { pack: readPack(name), params });
-      assert.equal(r.status, 201, `${name}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.status, 201, `${name}: ${JSON.stringify(r.body)}\n--- server ---\n${server.output().slice(-4000)}`);
     }
     browser = await launchChromium();
     page = await openEditor(browser, server.httpUrl, ADMIN_PASSWORD, problems);
