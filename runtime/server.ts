@@ -6,7 +6,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import express from 'express';
 import RED from 'node-red';
-import { nodeRedFlows } from './nodered-flows';
+import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
 import { createPlatform, type Platform } from './index';
 import { createApiRouter } from './api';
 import { notifyPages } from './notify/pages';
@@ -19,6 +19,9 @@ export interface RunningServer {
   mqttPort: number | null;
   stop(): Promise<void>;
 }
+
+/** Longest wait at start-up for Node-RED to start the flows before devices and users are let in. */
+const FLOWS_START_WAIT_MS = 30_000;
 
 /** Start everything; resolves once the editor, API and brokers accept connections. */
 export async function startServer(settings: ServerSettings = loadSettings()): Promise<RunningServer> {
@@ -37,7 +40,10 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   RED.init(server, nodeRedSettings(settings, platform) as never);
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
+  const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
   await RED.start();
+  const flowState = await flowsRun;
+  if (flowState !== 'started') log.warn('the flows are not running; the editor shows why', { state: flowState });
   platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
 
   // Devices connect only once flows are running, so no event reaches a flow before it exists.
