@@ -120,23 +120,37 @@ describe('the web push opt-in page, in a browser', function () {
     const cdp = await context!.newCDPSession(page);
     const registrations: { registrationId: string; scopeURL: string; isDeleted: boolean }[] = [];
     cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+    cdp.on('ServiceWorker.workerErrorReported', (e) => problems.push(`service worker: ${e.errorMessage.errorMessage}`));
     await cdp.send('ServiceWorker.enable');
     await logIn(page, ADMIN_PASSWORD);
     await page.locator('#sw-state', { hasText: 'activated' }).waitFor();
     const registration = registrations.find((r) => r.scopeURL === `${origin}/notify/` && !r.isDeleted);
     assert.ok(registration, JSON.stringify(registrations));
     const deliver = (data: string) => cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: registration.registrationId, data });
-    await deliver(JSON.stringify({ title: 'pump-1: temperature high', body: '92 °C', url: '/alarms/7', tag: 'alarm-7' }));
-    await deliver('plain words');
     let shown: { title: string; body: string; tag: string; url: string }[] = [];
-    await waitFor('two notifications', async () => {
-      shown = await page.evaluate(async () =>
-        (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data?.url })),
+    const showing = (n: number, timeoutMs?: number) =>
+      waitFor(
+        `${n} notification(s)`,
+        async () => {
+          shown = await page.evaluate(async () =>
+            (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, url: n.data?.url })),
+          );
+          return shown.length === n;
+        },
+        timeoutMs,
       );
-      return shown.length === 2;
-    }).catch((err) => {
-      throw new Error(`${err.message}; shown: ${JSON.stringify(shown)}; problems: ${JSON.stringify(problems)}`);
-    });
+    // DevTools' deliverPushMessage now and then drops a message sent soon after another (1 run in 5, whichever
+    // payload is second; the worker reports no error). A push service retries; so does this, once.
+    const push = async (data: string, n: number) => {
+      await deliver(data);
+      if (await showing(n, 3000).then(() => true, () => false)) return;
+      await deliver(data);
+      await showing(n).catch((err) => {
+        throw new Error(`${err.message}; shown: ${JSON.stringify(shown)}; problems: ${JSON.stringify(problems)}`);
+      });
+    };
+    await push(JSON.stringify({ title: 'pump-1: temperature high', body: '92 °C', url: '/alarms/7', tag: 'alarm-7' }), 1);
+    await push('plain words', 2);
     assert.deepEqual(
       shown.sort((a, b) => a.title.localeCompare(b.title)),
       [
