@@ -134,6 +134,9 @@ export function loadSettings(env: Env = process.env): ServerSettings {
   return settings;
 }
 
+const THEME_DIR = path.resolve(__dirname, '..', 'editor', 'theme');
+const THEME_IMAGES = { logo: path.join(THEME_DIR, 'logo.svg'), icon: path.join(THEME_DIR, 'icon.svg') };
+
 /** Node-RED's settings for a running platform. */
 export function nodeRedSettings(settings: ServerSettings, platform: Platform) {
   return {
@@ -158,9 +161,12 @@ export function nodeRedSettings(settings: ServerSettings, platform: Platform) {
     // A platform should not phone home; the editor offers no consent prompt either.
     telemetry: { enabled: false, updateNotification: false },
     diagnostics: { enabled: true, ui: true },
+    // Fieldflow's own mark on the login box, the header and the browser tab (editor/theme/, served from the source
+    // folder like the other static pages), so a user never sees another product's logo.
     editorTheme: {
-      page: { title: 'Fieldflow' },
-      header: { title: 'Fieldflow' },
+      page: { title: 'Fieldflow', favicon: THEME_IMAGES.icon, tabicon: { icon: THEME_IMAGES.icon } },
+      header: { title: 'Fieldflow', image: THEME_IMAGES.icon },
+      login: { image: THEME_IMAGES.logo },
       palette: {
         categories: ['fieldflow', 'subflows', 'common', 'function', 'network', 'sequence', 'parser', 'storage'],
       },

@@ -110,7 +110,7 @@ describe('the Notifications sidebar in the real editor', function () {
     assert.equal((await api.post('/notifications/send', { endpoints: [hook.id], subject: 'Tank {{data.tank}} empty', data: { tank: 3 } })).status, 202);
     await waitFor('the dead letter', async () => (await api.get(`/notifications/deliveries?status=dead&endpoint=${hook.id}`)).body.items.length === 1);
     await sidebar.getByRole('button', { name: 'done' }).click();
-    await page.locator('#red-ui-sidebar-footer button[title="Refresh"]').click();
+    await page.locator('.red-ui-sidebar-footer button[title="Refresh"]:visible').click();
     const letter = sidebar.locator('li', { hasText: 'Tank 3 empty' });
     await letter.waitFor();
     assert.match((await letter.textContent())!, /to sidebar hook \(webhook\).*FF_PROVIDER_REJECTED: the webhook receiver answered 400.*1 attempt/);
