@@ -136,6 +136,7 @@ export const Errors = {
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
+  MQTT_INVALID_TOPIC: define('FF_MQTT_INVALID_TOPIC', 400, 'MQTT topic name is not well-formed UTF-8'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;
