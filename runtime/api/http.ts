@@ -27,7 +27,8 @@ function requireJsonType(req: Request, _res: Response, next: NextFunction): void
 /**
  * A JSON value where a REST resource (an object) is expected is a body of the wrong shape, not
  * text that fails to parse, so it is FF_VALIDATION like any other schema failure. Arrays go on
- * to the endpoint's own validation, as before.
+ * to the endpoint's own validation, as before. A number JSON.parse turned into Infinity is
+ * refused here too, before any endpoint stores it.
  */
 function requireStructuredBody(req: Request, _res: Response, next: NextFunction): void {
   const body: unknown = req.body;

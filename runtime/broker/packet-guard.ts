@@ -17,12 +17,19 @@ const enum Phase {
   Skip,
 }
 
-function topicProblem(bytes: Uint8Array): Extract<PacketViolation, { kind: 'bad-topic' }>['reason'] | null {
-  // [MQTT-1.5.3-2]
-  if (bytes.includes(0)) return 'contains U+0000';
-  // [MQTT-1.5.3-1] isUtf8 also refuses overlong forms and encoded surrogates (U+D800-U+DFFF).
-  if (!isUtf8(bytes)) return 'not well-formed UTF-8';
-  return null;
+/**
+ * What is wrong with the topic in `bytes[start, end)`, if anything. Topics are nearly always ASCII,
+ * which a loop here clears without a call into C++ or a view of the buffer; only other bytes go to
+ * isUtf8, which also refuses overlong forms and encoded surrogates (U+D800-U+DFFF) [MQTT-1.5.3-1].
+ */
+function topicProblem(bytes: Buffer, start: number, end: number): Extract<PacketViolation, { kind: 'bad-topic' }>['reason'] | null {
+  let ascii = true;
+  for (let j = start; j < end; j++) {
+    const byte = bytes[j];
+    if (byte === 0) return 'contains U+0000'; // [MQTT-1.5.3-2]
+    if (byte > 0x7f) ascii = false;
+  }
+  return ascii || isUtf8(bytes.subarray(start, end)) ? null : 'not well-formed UTF-8';
 }
 
 /**
@@ -122,19 +129,18 @@ export function guardPackets(conn: Duplex, maxBytes: number, onViolation: (viola
           break;
         case Phase.Topic: {
           const n = Math.min(topicLength - topicFilled, buf.length - i);
-          let whole: Uint8Array | null = null;
+          let reason: ReturnType<typeof topicProblem> | undefined;
           if (topicFilled === 0 && n === topicLength) {
-            whole = buf.subarray(i, i + n);
+            reason = topicProblem(buf, i, i + n);
           } else {
             topic ??= Buffer.allocUnsafe(topicLength);
             buf.copy(topic, topicFilled, i, i + n);
-            if (topicFilled + n === topicLength) whole = topic;
+            if (topicFilled + n === topicLength) reason = topicProblem(topic, 0, topicLength);
           }
           topicFilled += n;
           remaining -= n;
           i += n;
-          if (whole) {
-            const reason = topicProblem(whole);
+          if (reason !== undefined) {
             topic = null;
             if (reason) return violate({ kind: 'bad-topic', reason });
             afterTopic();
