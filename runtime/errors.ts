@@ -59,6 +59,7 @@ export const Errors = {
   MALFORMED_JSON: define('FF_MALFORMED_JSON', 400, 'Malformed JSON'),
   PAYLOAD_TOO_LARGE: define('FF_PAYLOAD_TOO_LARGE', 413, 'Payload too large'),
   PAYLOAD_TOO_DEEP: define('FF_PAYLOAD_TOO_DEEP', 400, 'Payload nested too deeply'),
+  NUMBER_OUT_OF_RANGE: define('FF_NUMBER_OUT_OF_RANGE', 400, 'Number outside the range of a 64-bit float'),
   UNSUPPORTED_MEDIA_TYPE: define('FF_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported media type'),
   VALIDATION: define('FF_VALIDATION', 400, 'Request body is invalid'),
   INVALID_QUERY: define('FF_INVALID_QUERY', 400, 'Query parameter is invalid'),
@@ -135,6 +136,7 @@ export const Errors = {
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
+  MQTT_INVALID_TOPIC: define('FF_MQTT_INVALID_TOPIC', 400, 'MQTT topic name is not well-formed UTF-8'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;

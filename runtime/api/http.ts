@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { Errors } from '../errors';
+import { assertFiniteNumbers } from '../finite-numbers';
 
 /** Express 4 does not forward rejected promises; this does. */
 export function route(fn: (req: Request, res: Response) => Promise<void> | void): RequestHandler {
@@ -23,9 +24,30 @@ function requireJsonType(req: Request, _res: Response, next: NextFunction): void
   next();
 }
 
+/**
+ * A JSON value where a REST resource (an object) is expected is a body of the wrong shape, not
+ * text that fails to parse, so it is FF_VALIDATION like any other schema failure. Arrays go on
+ * to the endpoint's own validation, as before. A number JSON.parse turned into Infinity is
+ * refused here too, before any endpoint stores it.
+ */
+function requireStructuredBody(req: Request, _res: Response, next: NextFunction): void {
+  const body: unknown = req.body;
+  if (typeof body !== 'object' || body === null) {
+    const message = `must be a JSON object; got ${body === null ? 'null' : typeof body}`;
+    return next(Errors.VALIDATION(`The body ${message}`, { errors: [{ path: '/', message }] }));
+  }
+  try {
+    assertFiniteNumbers(body);
+  } catch (err) {
+    return next(err);
+  }
+  next();
+}
+
 /** A JSON request body parsed into req.body (objects only: these are REST resources). */
 export function jsonBody(limit = '64kb'): RequestHandler[] {
-  return [requireJsonType, express.json({ limit, type: () => true })];
+  // Not strict: body-parser's strict mode reports a valid scalar as a parse failure.
+  return [requireJsonType, express.json({ limit, type: () => true, strict: false }), requireStructuredBody];
 }
 
 /** The body as raw bytes in req.body, for message ingestion, which parses it itself. */
@@ -35,14 +57,14 @@ export function rawJsonBody(limitBytes: number): RequestHandler[] {
 
 /** For actions that need no body (ack, resend): when one is sent it must be JSON. */
 export function optionalJsonBody(): RequestHandler[] {
-  const [checkType, parse] = jsonBody();
+  const [checkType, parse, check] = jsonBody();
   return [
     (req: Parameters<typeof checkType>[0], res: Parameters<typeof checkType>[1], next: Parameters<typeof checkType>[2]) => {
       if ((req.headers['content-length'] ?? '0') === '0' && !req.headers['transfer-encoding']) {
         req.body = {};
         return next();
       }
-      checkType(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, next)));
+      checkType(req, res, (err?: unknown) => (err ? next(err) : parse(req, res, (e?: unknown) => (e ? next(e) : check(req, res, next)))));
     },
   ];
 }

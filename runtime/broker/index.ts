@@ -2,7 +2,7 @@ import net from 'node:net';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
+import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
 import { Errors, isFieldflowError } from '../errors';
 import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
@@ -11,7 +11,10 @@ import type { ChannelService } from '../channels/service';
 import type { TagService } from '../tags/service';
 import type { EventBus } from '../events';
 import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize, type AclMatch } from './acl';
-import { guardPacketSize } from './packet-guard';
+import { guardPackets, type PacketViolation } from './packet-guard';
+import { flagSessionPresent } from './session-present';
+import { PersistentSessions } from './sessions';
+import { ProtocolLevelRefusals } from './protocol-level';
 import { Presence } from './presence';
 import { parseMessageId, type MessageDedupe } from './dedupe';
 
@@ -25,6 +28,8 @@ export interface OtaReports {
 const DROPPED_TOPIC = '$fieldflow/dropped';
 /** Room for the fixed header, topic and packet id on top of the largest payload. */
 const PACKET_OVERHEAD = 64 * 1024;
+/** MQTT 3.1.1's protocol level, the only one served [MQTT-3.1.2-2]. */
+const PROTOCOL_LEVEL = 4;
 /** CONNACK return codes, MQTT 3.1.1 table 3.1. */
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -37,6 +42,14 @@ interface Session {
   revoked: boolean;
   /** QoS 2 packets being stored, by packet id: a retransmission waits for the same store. */
   qos2InFlight: Map<number, Promise<void>>;
+  /** The connection resumed a persistent session: CONNACK says so [MQTT-3.2.2-2]. */
+  resumed: boolean;
+}
+
+/** What a CONNECT asked for, kept from preConnect for the hooks that run after it. */
+interface ConnectRequest {
+  clientId: string;
+  clean: boolean;
 }
 
 export interface BrokerDeps {
@@ -57,11 +70,13 @@ export interface BrokerDeps {
  */
 export class Broker {
   private readonly sessions = new WeakMap<Client, Session>();
-  private readonly connectIds = new WeakMap<Client, string>();
+  private readonly connects = new WeakMap<Client, ConnectRequest>();
+  private readonly persistentSessions = new PersistentSessions();
   private readonly clientsByDevice = new Map<string, Set<Client>>();
   /** Device publishes being stored: close() waits for them, so what they remember is flushed after. */
   private readonly storing = new Set<Promise<unknown>>();
   private readonly presence: Presence;
+  private readonly protocolRefusals: ProtocolLevelRefusals;
   private tcp: net.Server | null = null;
   private wss: WebSocketServer | null = null;
   private readonly maxPacketBytes: number;
@@ -72,18 +87,22 @@ export class Broker {
   ) {
     this.maxPacketBytes = deps.options.ingest.maxPayloadBytes + PACKET_OVERHEAD;
     this.presence = new Presence({ ...deps, publish: (topic, payload) => this.publishRetained(topic, payload) });
+    this.protocolRefusals = new ProtocolLevelRefusals(deps.log);
     aedes.on('clientReady', (client) => this.onClientReady(client));
     aedes.on('clientDisconnect', (client) => this.onClientGone(client));
     aedes.on('clientError', (client, err) => deps.log.debug('mqtt client error', { client: client.id, error: err.message }));
     aedes.on('connectionError', (_client, err) => deps.log.debug('mqtt connection error', { error: err.message }));
-    deps.devices.onRevoke((deviceId) => this.disconnectDevice(deviceId));
+    deps.devices.onRevoke((deviceId, reason) => {
+      this.disconnectDevice(deviceId);
+      if (reason === 'deleted') this.persistentSessions.forget(deviceId);
+    });
   }
 
   static async create(deps: BrokerDeps): Promise<Broker> {
     const { Aedes } = await import('aedes');
     let broker: Broker | undefined;
     const aedes = await Aedes.createBroker({
-      preConnect: (client, packet, cb) => broker!.rememberClientId(client, packet.clientId, cb),
+      preConnect: (client, packet, cb) => broker!.admitConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => broker!.authenticateDevice(client, username, password, cb),
       authorizePublish: (client, packet, cb) => broker!.authorizeDevicePublish(client, packet, cb),
       authorizeSubscribe: (client, sub, cb) => broker!.authorizeDeviceSubscribe(client, sub, cb),
@@ -146,19 +165,35 @@ export class Broker {
   }
 
   private handle(stream: Duplex, req?: http.IncomingMessage): void {
-    guardPacketSize(stream, this.maxPacketBytes, (declared) => {
-      this.deps.log.warn('closed an MQTT connection that sent an oversized packet', {
-        code: Errors.MQTT_PACKET_TOO_LARGE.code,
-        declaredBytes: declared,
-        limit: this.maxPacketBytes,
-      });
-    });
-    this.aedes.handle(stream, req);
+    let client: Client | undefined;
+    guardPackets(stream, this.maxPacketBytes, (violation) => this.closedForViolation(client, violation));
+    flagSessionPresent(stream, () => (client ? this.sessions.get(client)?.resumed === true : false));
+    client = this.aedes.handle(stream, req);
   }
 
-  private rememberClientId(client: Client, clientId: string, cb: (err: Error | null, ok: boolean) => void): void {
-    this.connectIds.set(client, clientId);
-    cb(null, true);
+  private closedForViolation(client: Client | undefined, violation: PacketViolation): void {
+    if (violation.kind === 'too-large') {
+      this.deps.log.warn('closed an MQTT connection that sent an oversized packet', {
+        code: Errors.MQTT_PACKET_TOO_LARGE.code,
+        declaredBytes: violation.declared,
+        limit: this.maxPacketBytes,
+      });
+      return;
+    }
+    const session = client ? this.sessions.get(client) : undefined;
+    if (session) this.deps.devices.recordIngestError(session.deviceId, Errors.MQTT_INVALID_TOPIC.code);
+    this.deps.log.warn('closed an MQTT connection that sent an invalid topic name', {
+      code: Errors.MQTT_INVALID_TOPIC.code,
+      device: session?.deviceId,
+      reason: violation.reason,
+    });
+  }
+
+  /** The preConnect hook: keep what the CONNECT asked for, and refuse protocol levels other than 3.1.1. */
+  private admitConnect(client: Client, packet: ConnectPacket, cb: (err: Error | null, ok: boolean) => void): void {
+    this.connects.set(client, { clientId: packet.clientId ?? '', clean: packet.clean !== false });
+    if (packet.protocolVersion === PROTOCOL_LEVEL) return cb(null, true);
+    this.protocolRefusals.refuse(client, packet, cb);
   }
 
   private authenticateDevice(
@@ -173,15 +208,21 @@ export class Broker {
       err.returnCode = returnCode;
       cb(err, null);
     };
+    const connect = this.connects.get(client) ?? { clientId: '', clean: true };
+    // [MQTT-3.1.3-8] a session without a name could never be resumed; Aedes would make one up.
+    if (connect.clientId === '' && !connect.clean) {
+      return refuse(IDENTIFIER_REJECTED, `${Errors.MQTT_CLIENT_ID_REJECTED.code}: an empty client id needs clean session 1`);
+    }
     if (!username || !password || password.length === 0) return refuse(NOT_AUTHORIZED, 'missing credentials');
     const device = this.deps.devices.authenticate(username, password.toString('utf8'));
     if (!device) return refuse(BAD_USERNAME_OR_PASSWORD, 'wrong credentials');
     // A client id names a session; a device must not take over (or read) another device's.
-    const requested = this.connectIds.get(client) ?? '';
+    const requested = connect.clientId;
     if (requested !== '' && requested !== device.id && !requested.startsWith(device.id + ':')) {
       return refuse(IDENTIFIER_REJECTED, `${Errors.MQTT_CLIENT_ID_REJECTED.code}: client id must be the device id or "<device id>:<suffix>"`);
     }
-    this.sessions.set(client, { deviceId: device.id, tokenHash: device.tokenHash, revoked: false, qos2InFlight: new Map() });
+    const resumed = !connect.clean && this.persistentSessions.has(device.id, client.id);
+    this.sessions.set(client, { deviceId: device.id, tokenHash: device.tokenHash, revoked: false, qos2InFlight: new Map(), resumed });
     cb(null, true);
   }
 
@@ -197,6 +238,9 @@ export class Broker {
     }
     // Every message id is a new topic: a retained copy of each would pile up in the broker's memory for good.
     if (match.params.messageId !== undefined || match.rule.route === 'otaStatus') packet.retain = false;
+    // [MQTT-3.3.1-10] a zero-byte retained publish removes the topic's retained message. It is an
+    // instruction to the broker, not a message: nothing is stored and Aedes clears the topic.
+    if (packet.retain && (packet.payload as Buffer).length === 0) return cb(null);
     this.ingest(client!, session, match, packet, cb);
   }
 
@@ -255,6 +299,7 @@ export class Broker {
             bytes: payload.length,
           });
           packet.topic = DROPPED_TOPIC;
+          packet.retain = false;
           return;
         }
         // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
@@ -302,6 +347,8 @@ export class Broker {
   private onClientReady(client: Client): void {
     const session = this.sessions.get(client);
     if (!session) return;
+    // Aedes has resumed or discarded the stored session by now.
+    this.persistentSessions.connected(session.deviceId, client.id, this.connects.get(client)?.clean !== false);
     const device = this.deps.devices.get(session.deviceId);
     // Deleted or rotated while this connection was being set up.
     if (!device || device.tokenHash !== session.tokenHash) {

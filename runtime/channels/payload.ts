@@ -1,4 +1,5 @@
 import { Errors } from '../errors';
+import { nonFiniteNumberPath, numberOutOfRange } from '../finite-numbers';
 
 export interface PayloadLimits {
   maxPayloadBytes: number;
@@ -31,7 +32,7 @@ export function parsePayload(raw: Buffer | string, limits: PayloadLimits): Parse
     // The parser's message quotes the input; keep payload text out of errors and logs.
     throw Errors.MALFORMED_JSON('Payload is not valid JSON');
   }
-  assertDepth(data, limits.maxDepth);
+  checkValues(data, limits.maxDepth);
   return { data, json: text };
 }
 
@@ -40,7 +41,7 @@ export function serializeData(data: unknown, limits: PayloadLimits): ParsedPaylo
   if (data === undefined || typeof data === 'function' || typeof data === 'symbol' || typeof data === 'bigint') {
     throw Errors.MALFORMED_JSON(`A message must be a JSON value; got ${typeof data}`);
   }
-  assertDepth(data, limits.maxDepth);
+  checkValues(data, limits.maxDepth);
   let json: string;
   try {
     json = JSON.stringify(data);
@@ -55,15 +56,34 @@ export function serializeData(data: unknown, limits: PayloadLimits): ParsedPaylo
   return { data: JSON.parse(json), json };
 }
 
+/** Thrown inside the walk; the path is worked out only once something is wrong. */
+const NOT_FINITE = Symbol('not finite');
+
+/**
+ * One walk for both checks on every message: nesting within maxDepth, and numbers JSON can store
+ * (`1e999` parses as Infinity, which would be stored as null while the aggregate held Infinity).
+ */
+function checkValues(data: unknown, maxDepth: number): void {
+  try {
+    walk(data, maxDepth, 0);
+  } catch (err) {
+    if (err === NOT_FINITE) throw numberOutOfRange(nonFiniteNumberPath(data) ?? '/');
+    throw err;
+  }
+}
+
 /** Recursion here is bounded by maxDepth, so a hostile payload cannot exhaust the stack. */
-function assertDepth(value: unknown, maxDepth: number, depth = 0): void {
-  if (typeof value !== 'object' || value === null) return;
+function walk(value: unknown, maxDepth: number, depth: number): void {
+  if (typeof value !== 'object' || value === null) {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw NOT_FINITE;
+    return;
+  }
   if (depth >= maxDepth) {
     throw Errors.PAYLOAD_TOO_DEEP(`Payload nests objects and arrays deeper than ${maxDepth} levels`);
   }
   if (Array.isArray(value)) {
-    for (const item of value) assertDepth(item, maxDepth, depth + 1);
+    for (const item of value) walk(item, maxDepth, depth + 1);
   } else {
-    for (const key in value) assertDepth((value as Record<string, unknown>)[key], maxDepth, depth + 1);
+    for (const key in value) walk((value as Record<string, unknown>)[key], maxDepth, depth + 1);
   }
 }

@@ -1,4 +1,5 @@
 import { Errors } from '../errors';
+import { assertFiniteNumbers } from '../finite-numbers';
 
 /** What reading a pack file's bytes gave: its text or JSON value, or why it is unusable. */
 export type Decoded = { ok: true; value: unknown } | { ok: false; message: string };
@@ -21,10 +22,11 @@ export function decodePackText(bytes: Buffer | string, json: boolean): Decoded {
   }
 }
 
-/** The pack file's JSON value, or FF_MALFORMED_JSON. */
+/** The pack file's JSON value, or FF_MALFORMED_JSON (FF_NUMBER_OUT_OF_RANGE for `1e999`). */
 export function packJson(bytes: Buffer | string): unknown {
   const read = decodePackText(bytes, true);
   if (!read.ok) throw Errors.MALFORMED_JSON(`The pack file ${read.message}`, { errors: [{ path: '/', message: read.message }] });
+  assertFiniteNumbers(read.value);
   return read.value;
 }
 

@@ -11,6 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Errors, type FieldError } from '../errors';
 import { DEFAULT_MAX_PACK_BYTES } from './model';
+import { nonFiniteNumberPath } from '../finite-numbers';
 import { decodePackText, packJson, packTooLarge } from './decode';
 
 /** The file a pack folder must hold. */
@@ -114,8 +115,13 @@ class FolderReader {
     const bytes = await this.file(ref, at);
     if (!bytes) return undefined;
     const read = decodePackText(bytes, true);
-    if (read.ok) return read.value;
-    this.problems.push({ path: at, message: `"${ref}" ${read.message}` });
+    if (!read.ok) {
+      this.problems.push({ path: at, message: `"${ref}" ${read.message}` });
+      return undefined;
+    }
+    const outOfRange = nonFiniteNumberPath(read.value);
+    if (outOfRange === null) return read.value;
+    this.problems.push({ path: at, message: `"${ref}" has a number at ${outOfRange} that is not a finite 64-bit float` });
     return undefined;
   }
 

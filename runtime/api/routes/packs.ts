@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import type { Platform } from '../../index';
 import { Errors } from '../../errors';
+import { assertFiniteNumbers } from '../../finite-numbers';
 import { jsonBody, optionalJsonBody, rawJsonBody, route } from '../http';
 import { requireUser, type Principal } from '../auth';
 import { packSchema } from '../../packs/schema';
@@ -100,6 +101,7 @@ function importRequest(req: Request): ImportRequest {
   } catch {
     throw Errors.MALFORMED_JSON('The body is not valid JSON');
   }
+  assertFiniteNumbers(envelope);
   if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) throw Errors.INVALID_PACK('Send {"pack": <the pack file>, "params": {...}}');
   const errors = Object.keys(envelope).filter((k) => !['pack', 'params', 'force', 'allowDowngrade'].includes(k)).map((k) => ({ path: `/${k}`, message: 'is not allowed' }));
   const { pack, params, force, allowDowngrade } = envelope;

@@ -43,9 +43,12 @@ describe('REST API channels and messages', () => {
     assertProblem(await device.post(`/devices/${id}/channels/bad%2Fname/messages`, 1), 400, 'FF_INVALID_CHANNEL_NAME');
     assertProblem(await s.admin.post('/devices/00000000-0000-0000-0000-000000000000/channels/t/messages', 1), 404, 'FF_DEVICE_NOT_FOUND');
     assertProblem(await s.admin.get(messages()), 404, 'FF_CHANNEL_NOT_FOUND');
+    assertProblem(await device.post(messages(), '{"temp": 1e999}', { 'content-type': 'application/json' }), 400, 'FF_NUMBER_OUT_OF_RANGE');
+    assertProblem(await s.admin.patch(`/devices/${id}/channels/telemetry/aggregate`, '{"temp": -1e999}', { 'content-type': 'application/merge-patch+json' }), 400, 'FF_NUMBER_OUT_OF_RANGE');
     // A good message after all of that is stored, alone.
     assert.equal((await device.post(messages(), { ok: true })).status, 201);
     assert.deepEqual((await s.admin.get(messages())).body.items.map((m: any) => m.data), [{ ok: true }]);
+    assert.deepEqual((await s.admin.get(`/devices/${id}/channels/telemetry/aggregate`)).body.data, { ok: true });
   });
 
   it('pages history by cursor and by time, and validates the query', async () => {

@@ -59,6 +59,26 @@ describe('REST API devices', () => {
     assert.deepEqual((await s.admin.get('/devices')).body.items, []);
   });
 
+  it('refuses a JSON scalar where an object is required with FF_VALIDATION, not as malformed JSON', async () => {
+    for (const [text, got] of [['"pump-1"', 'string'], ['42', 'number'], ['true', 'boolean'], ['null', 'null']]) {
+      const r = await s.admin.post('/devices', text, { 'content-type': 'application/json' });
+      assertProblem(r, 400, 'FF_VALIDATION');
+      assert.deepEqual(r.body.errors, [{ path: '/', message: `must be a JSON object; got ${got}` }]);
+    }
+    assertProblem(await s.admin.post('/triggers', '7', { 'content-type': 'application/json' }), 400, 'FF_VALIDATION');
+    assert.deepEqual((await s.admin.get('/devices')).body.items, []);
+  });
+
+  it('refuses a number beyond a 64-bit float in any REST body with FF_NUMBER_OUT_OF_RANGE at its path', async () => {
+    const r = await s.admin.post('/devices', '{"name": "x", "labels": {"site": "a"}, "extra": [1, 1e999]}', { 'content-type': 'application/json' });
+    assertProblem(r, 400, 'FF_NUMBER_OUT_OF_RANGE');
+    assert.deepEqual(r.body.errors.map((e: any) => e.path), ['/extra/1']);
+    const { body } = await s.admin.post('/devices', { name: 'pump' });
+    assertProblem(await s.admin.request('PUT', `/devices/${body.id}/config`, '{"interval": 1e999}'), 400, 'FF_NUMBER_OUT_OF_RANGE');
+    assert.equal((await s.admin.get(`/devices/${body.id}/config`)).body.updatedAt, null);
+    assert.deepEqual((await s.admin.get('/devices')).body.items.map((d: any) => d.name), ['pump']);
+  });
+
   it('deletes a device, after which it is not found and its token is refused', async () => {
     const { body } = await s.admin.post('/devices', { name: 'a' });
     const device = new Api(s.url, body.token);

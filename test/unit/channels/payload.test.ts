@@ -37,6 +37,25 @@ describe('message payloads', () => {
     assert.throws(() => parsePayload(deep, { maxPayloadBytes: 1e6, maxDepth: 32 }), (err: any) => ['FF_PAYLOAD_TOO_DEEP', 'FF_MALFORMED_JSON'].includes(err.code));
   });
 
+  it('refuse numbers beyond a 64-bit float with FF_NUMBER_OUT_OF_RANGE at their path, and accept ones that only lose precision', () => {
+    const cases: Array<[string, string]> = [
+      ['1e999', '/'],
+      ['{"v":1e999}', '/v'],
+      ['{"a":[0,-1e400]}', '/a/1'],
+      ['{"a/b":{"~":' + '9'.repeat(400) + '}}', '/a~1b/~0'],
+    ];
+    for (const [text, path] of cases) {
+      assert.throws(() => parsePayload(text, limits), (err: any) => {
+        assert.equal(err.code, 'FF_NUMBER_OUT_OF_RANGE');
+        assert.deepEqual(err.errors.map((e: any) => e.path), [path]);
+        return true;
+      });
+    }
+    assert.deepEqual(parsePayload('{"v":1e-999,"w":1.7976931348623157e308}', limits).data, { v: 0, w: Number.MAX_VALUE });
+    assert.throws(() => serializeData({ v: Infinity }, limits), { code: 'FF_NUMBER_OUT_OF_RANGE' });
+    assert.throws(() => serializeData([1, NaN], limits), { code: 'FF_NUMBER_OUT_OF_RANGE' });
+  });
+
   it('serialise flow data with the same limits, refusing what JSON cannot hold', () => {
     assert.deepEqual(serializeData({ at: new Date(0) }, limits).data, { at: '1970-01-01T00:00:00.000Z' });
     assert.throws(() => serializeData(undefined, limits), { code: 'FF_MALFORMED_JSON' });

@@ -78,6 +78,12 @@ describe('flow pack files', () => {
     refusal(() => parsePack(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), limits), 'FF_MALFORMED_JSON');
   });
 
+  it('refuses a number beyond a 64-bit float with FF_NUMBER_OUT_OF_RANGE at its path', () => {
+    const json = text(samplePack()).replace(/^\{/, '{"x-limit": 1e999, ');
+    const e = refusal(() => parsePack(json, limits), 'FF_NUMBER_OUT_OF_RANGE');
+    assert.deepEqual(paths(e), ['/x-limit']);
+  });
+
   it('refuses a manifest that fails the schema with FF_INVALID_PACK, naming every failing path', () => {
     const pack = samplePack() as unknown as { manifest: Record<string, unknown> };
     pack.manifest.id = 'Sample Pack';
