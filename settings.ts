@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Platform, PartialPlatformOptions } from './runtime';
 import type { LogLevel } from './runtime/log';
 import { editorHeaders } from './runtime/editor/headers';
+import { parseSubnet } from './runtime/notify/targets';
 
 export interface ServerSettings {
   /** HTTP port of the editor, the REST API and MQTT over WebSocket. PORT, default 1880. */
@@ -134,6 +135,10 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         maxHistory: read.int('FIELDFLOW_NOTIFY_HISTORY', 20_000, 100, 10_000_000),
         // Endpoint credentials are sealed with FIELDFLOW_CREDENTIAL_SECRET when set (else a key in the data directory).
         credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+        // FIELDFLOW_NOTIFY_ALLOW_PRIVATE, default empty: addresses and subnets (127.0.0.1,10.0.0.0/8,fd00::/8)
+        // that webhooks, SMS gateways and push services may reach although they are loopback, private or
+        // link-local. Every other such address is refused, after DNS resolution and on every connection.
+        allowPrivate: read.subnets('FIELDFLOW_NOTIFY_ALLOW_PRIVATE'),
       },
       ota: {
         // FIELDFLOW_OTA_MAX_ARTIFACT_BYTES, default 268435456 (256 MiB): largest artifact upload.
@@ -246,6 +251,16 @@ class EnvReader {
       return false;
     }
     return entries.join(',');
+  }
+
+  /** A comma-separated list of addresses and subnets (CIDR). */
+  subnets(name: string): string[] {
+    const v = this.env[name]?.trim();
+    if (!v) return [];
+    const entries = v.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !parseSubnet(e));
+    if (bad.length) this.problems.push(`${name} must be a comma-separated list of addresses and subnets such as 127.0.0.1,10.0.0.0/8,fd00::/8; "${bad.join('", "')}" is not one`);
+    return bad.length ? [] : entries;
   }
 
   oneOf(name: string, allowed: string[], fallback: string): string {

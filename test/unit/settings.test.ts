@@ -17,4 +17,12 @@ describe('settings', () => {
       assert.throws(() => loadSettings({ FIELDFLOW_TRUST_PROXY: value }), /FIELDFLOW_TRUST_PROXY/, value);
     }
   });
+
+  it('reads FIELDFLOW_NOTIFY_ALLOW_PRIVATE as a list of addresses and subnets, empty by default, and refuses anything else', () => {
+    assert.deepEqual(loadSettings({}).platform.notify?.allowPrivate, []);
+    assert.deepEqual(loadSettings({ FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1, 10.0.0.0/8,fd00::/8' }).platform.notify?.allowPrivate, ['127.0.0.1', '10.0.0.0/8', 'fd00::/8']);
+    for (const value of ['localhost', '10.0.0.0/33', '10.0.0.0/8,', 'all']) {
+      assert.throws(() => loadSettings({ FIELDFLOW_NOTIFY_ALLOW_PRIVATE: value }), /FIELDFLOW_NOTIFY_ALLOW_PRIVATE/, value);
+    }
+  });
 });
