@@ -3,9 +3,12 @@
  * Every option is listed here with its default. An invalid value stops the start with a message
  * naming the variable, rather than running with a surprise.
  */
+import net from 'node:net';
 import path from 'node:path';
 import type { Platform, PartialPlatformOptions } from './runtime';
 import type { LogLevel } from './runtime/log';
+import { editorHeaders } from './runtime/editor/headers';
+import { parseSubnet } from './runtime/notify/targets';
 
 export interface ServerSettings {
   /** HTTP port of the editor, the REST API and MQTT over WebSocket. PORT, default 1880. */
@@ -20,10 +23,22 @@ export interface ServerSettings {
   logLevel: LogLevel;
   /** Key that encrypts Node-RED flow credentials. FIELDFLOW_CREDENTIAL_SECRET; default: Node-RED generates and stores one. */
   credentialSecret?: string;
+  /**
+   * Which proxies' X-Forwarded-For to believe for the client address (login limits key on it), in
+   * Express's `trust proxy` terms. FIELDFLOW_TRUST_PROXY, default false (the connection's own address).
+   */
+  trustProxy: TrustProxy;
   platform: PartialPlatformOptions;
 }
 
 type Env = Record<string, string | undefined>;
+
+/**
+ * Express's `trust proxy` values: true (every hop: only when nothing else can reach the port), a
+ * number of hops, or a comma-separated list of addresses, subnets and the names loopback,
+ * linklocal and uniquelocal.
+ */
+export type TrustProxy = boolean | number | string;
 
 export function loadSettings(env: Env = process.env): ServerSettings {
   const read = new EnvReader(env);
@@ -36,6 +51,9 @@ export function loadSettings(env: Env = process.env): ServerSettings {
     dataDir,
     logLevel: read.oneOf('FIELDFLOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'], 'info') as LogLevel,
     credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+    // FIELDFLOW_TRUST_PROXY, default false: true, a hop count, or proxies' addresses/subnets
+    // (e.g. "loopback" or "10.0.0.0/8,loopback") whose X-Forwarded-For gives the client address.
+    trustProxy: read.trustProxy('FIELDFLOW_TRUST_PROXY'),
     platform: {
       dataDir,
       mqtt: {
@@ -117,6 +135,10 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         maxHistory: read.int('FIELDFLOW_NOTIFY_HISTORY', 20_000, 100, 10_000_000),
         // Endpoint credentials are sealed with FIELDFLOW_CREDENTIAL_SECRET when set (else a key in the data directory).
         credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+        // FIELDFLOW_NOTIFY_ALLOW_PRIVATE, default empty: addresses and subnets (127.0.0.1,10.0.0.0/8,fd00::/8)
+        // that webhooks, SMS gateways and push services may reach although they are loopback, private or
+        // link-local. Every other such address is refused, after DNS resolution and on every connection.
+        allowPrivate: read.subnets('FIELDFLOW_NOTIFY_ALLOW_PRIVATE'),
       },
       ota: {
         // FIELDFLOW_OTA_MAX_ARTIFACT_BYTES, default 268435456 (256 MiB): largest artifact upload.
@@ -149,12 +171,20 @@ export function nodeRedSettings(settings: ServerSettings, platform: Platform) {
     // Our palette: compiled next to this file (dist/nodes), a Node-RED module with its examples.
     nodesDir: [path.join(__dirname, 'nodes')],
     // The editor and the admin API need a login from the first start. Users are the platform's:
-    // the same admin password works for the editor and for POST /api/v1/auth/token.
+    // the same admin password works for the editor and for POST /api/v1/auth/token. The launcher
+    // answers the editor's login in front of Node-RED (runtime/editor/auth-routes.ts), with the
+    // platform's limiter and tokens; Node-RED accepts those tokens here, and keeps no sessions itself.
     adminAuth: {
       type: 'credentials',
       users: async (username: string) => platform.auth.getUser(username),
-      authenticate: async (username: string, password: string) => platform.auth.verifyPassword(username, password),
+      // Node-RED's own token endpoint is never reached; should it be, it fails closed rather than
+      // skip the platform's limiter and keep a session in clear.
+      authenticate: async () => null,
+      tokens: async (token: string) => platform.auth.verifyToken(token),
+      sessionExpiryTime: platform.auth.tokenTtlSeconds,
     },
+    // Node-RED sends Access-Control-Allow-Origin: * and no framing policy; this replaces them.
+    httpAdminMiddleware: editorHeaders,
     // Nodes reach the platform through RED.settings.fieldflow, never through module state.
     fieldflow: platform,
     logging: { console: { level: settings.logLevel === 'error' ? 'error' : settings.logLevel, metrics: false, audit: false } },
@@ -215,6 +245,30 @@ class EnvReader {
     return fallback;
   }
 
+  trustProxy(name: string): TrustProxy {
+    const v = this.env[name]?.trim();
+    if (v === undefined || v === '' || v.toLowerCase() === 'false') return false;
+    if (v.toLowerCase() === 'true') return true;
+    if (/^[0-9]+$/.test(v)) return this.int(name, 0, 0, 100);
+    const entries = v.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !isProxyEntry(e));
+    if (bad.length) {
+      this.problems.push(`${name} must be true, false, a hop count, or a comma-separated list of addresses, subnets (10.0.0.0/8) and loopback, linklocal, uniquelocal; "${bad.join('", "')}" is none of these`);
+      return false;
+    }
+    return entries.join(',');
+  }
+
+  /** A comma-separated list of addresses and subnets (CIDR). */
+  subnets(name: string): string[] {
+    const v = this.env[name]?.trim();
+    if (!v) return [];
+    const entries = v.split(',').map((e) => e.trim());
+    const bad = entries.filter((e) => !parseSubnet(e));
+    if (bad.length) this.problems.push(`${name} must be a comma-separated list of addresses and subnets such as 127.0.0.1,10.0.0.0/8,fd00::/8; "${bad.join('", "')}" is not one`);
+    return bad.length ? [] : entries;
+  }
+
   oneOf(name: string, allowed: string[], fallback: string): string {
     const v = this.env[name];
     if (v === undefined || v === '') return fallback;
@@ -225,4 +279,16 @@ class EnvReader {
   throwIfInvalid(): void {
     if (this.problems.length) throw new Error(`Invalid settings:\n  ${this.problems.join('\n  ')}`);
   }
+}
+
+/** An entry of a trust-proxy list, as Express (proxy-addr) takes it. */
+function isProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = net.isIP(address);
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  if (/^[0-9]{1,3}$/.test(prefix)) return Number(prefix) <= (family === 4 ? 32 : 128);
+  // proxy-addr also takes an IPv4 netmask: 10.0.0.0/255.0.0.0.
+  return family === 4 && net.isIPv4(prefix);
 }

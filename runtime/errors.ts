@@ -83,6 +83,7 @@ export const Errors = {
   INVALID_EMAIL: define('FF_INVALID_EMAIL', 400, 'Invalid email address'),
   INVALID_PHONE: define('FF_INVALID_PHONE', 400, 'Invalid phone number (E.164 expected)'),
   INVALID_URL: define('FF_INVALID_URL', 400, 'Invalid URL'),
+  FORBIDDEN_TARGET: define('FF_FORBIDDEN_TARGET', 400, 'Notifications may not go to this address'),
   INVALID_TEMPLATE: define('FF_INVALID_TEMPLATE', 400, 'Template does not compile'),
   INVALID_PUSH_SUBSCRIPTION: define('FF_INVALID_PUSH_SUBSCRIPTION', 400, 'Invalid push subscription'),
   MISSING_CREDENTIALS: define('FF_MISSING_CREDENTIALS', 400, 'Endpoint credentials missing'),

@@ -81,6 +81,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
     concurrency: 4,
     busySendRate: 200,
     maxHistory: 20_000,
+    allowPrivate: [],
   },
   ota: { maxArtifactBytes: 256 * 1024 * 1024 },
 };

@@ -2,14 +2,18 @@
  * The launcher: what `npm start` runs. One process: express + HTTP server, the platform (store,
  * broker, services), the REST API and Node-RED.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
+import path from 'node:path';
 import express from 'express';
 import RED from 'node-red';
 import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
 import { createPlatform, type Platform } from './index';
 import { createApiRouter } from './api';
 import { notifyPages } from './notify/pages';
+import { editorAuthRoutes } from './editor/auth-routes';
+import { refusePreflight, unframeFlowResponses } from './editor/headers';
 import { createLogger } from './log';
 import { loadSettings, nodeRedSettings, type ServerSettings } from '../settings';
 
@@ -31,14 +35,22 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Login limits key on req.ip: behind a reverse proxy it is the proxy's address unless trusted.
+  app.set('trust proxy', settings.trustProxy);
   const server = http.createServer(app);
   app.use('/api/v1', createApiRouter(platform));
   app.use('/notify', notifyPages());
   platform.broker.attachWebSocket(server, settings.wsPath);
 
-  RED.init(server, nodeRedSettings(settings, platform) as never);
+  const redSettings = nodeRedSettings(settings, platform);
+  // Earlier versions let Node-RED keep the editor's sessions there, tokens in clear; sessions are the
+  // platform's now (hashed), and Node-RED would otherwise go on honouring the old ones.
+  fs.rmSync(path.join(redSettings.userDir, '.sessions.json'), { force: true });
+  RED.init(server, redSettings as never);
+  app.use(refusePreflight);
+  app.use(editorAuthRoutes(platform.auth, log));
   app.use('/', RED.httpAdmin);
+  app.use(unframeFlowResponses);
   app.use('/', RED.httpNode);
   const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
   await RED.start();

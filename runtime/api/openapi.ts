@@ -198,6 +198,12 @@ export function openApiDocument() {
         },
         delete: { summary: 'Revoke the token used for this request', responses: { 204: { description: 'Revoked' }, 401: errors[401] } },
       },
+      '/auth/tokens': {
+        delete: {
+          summary: "Revoke every session of the caller: API tokens and editor sessions, this request's token included",
+          responses: { 200: ok('How many sessions were revoked', { type: 'object', properties: { revoked: { type: 'integer' } } }), 401: errors[401] },
+        },
+      },
       '/devices': {
         post: {
           summary: 'Create a device; the response holds its token, shown only this once',

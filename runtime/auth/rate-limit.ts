@@ -1,43 +1,78 @@
 /**
- * Failed-attempt limiter for logins: at most `max` failures per key in a sliding window. bcrypt
- * already makes each guess slow; this stops a client from making many of them.
+ * Failed-login limiter, keyed per (username, client address) so that someone guessing from one
+ * address cannot lock the real user out from another. After `max` failures a key is locked for one
+ * window; each failure after a lock locks it again for twice as long (up to {@link MAX_LOCK_MS}).
+ * A key is forgotten once it has been quiet for a window after its last failure and any lock.
+ * bcrypt already makes each guess slow; this bounds how many guesses one client gets.
  */
 export class FailureLimiter {
-  private readonly failures = new Map<string, number[]>();
+  private readonly keys = new Map<string, { failures: number; last: number; lockedUntil: number }>();
 
   constructor(
     private readonly max: number,
     private readonly windowMs: number,
     private readonly now: () => number,
+    private readonly maxLockMs = MAX_LOCK_MS,
   ) {}
 
   /** Seconds until `key` may try again, or 0 if it may try now. */
   retryAfter(key: string): number {
-    const recent = this.recent(key);
-    if (recent.length < this.max) return 0;
-    return Math.max(1, Math.ceil((recent[0] + this.windowMs - this.now()) / 1000));
+    const entry = this.current(key);
+    if (!entry || entry.lockedUntil <= this.now()) return 0;
+    return Math.max(1, Math.ceil((entry.lockedUntil - this.now()) / 1000));
   }
 
-  fail(key: string): void {
-    const recent = this.recent(key);
-    recent.push(this.now());
-    this.failures.set(key, recent);
-    if (this.failures.size > 10_000) this.prune();
+  /** Count a failure; true when it locks the key. */
+  fail(key: string): boolean {
+    const t = this.now();
+    const entry = this.current(key) ?? { failures: 0, last: t, lockedUntil: 0 };
+    entry.failures++;
+    entry.last = t;
+    let locked = false;
+    if (entry.failures >= this.max) {
+      entry.lockedUntil = t + Math.min(this.maxLockMs, this.windowMs * 2 ** Math.min(30, entry.failures - this.max));
+      locked = true;
+    }
+    // Re-inserted so the map's order is the order of last failures (the oldest go first when full).
+    this.keys.delete(key);
+    this.keys.set(key, entry);
+    if (this.keys.size > MAX_KEYS) this.prune();
+    return locked;
   }
 
   succeed(key: string): void {
-    this.failures.delete(key);
+    this.keys.delete(key);
   }
 
-  private recent(key: string): number[] {
-    const since = this.now() - this.windowMs;
-    return (this.failures.get(key) ?? []).filter((t) => t > since);
+  private current(key: string) {
+    const entry = this.keys.get(key);
+    if (entry && this.forgettable(entry)) {
+      this.keys.delete(key);
+      return undefined;
+    }
+    return entry;
   }
 
-  /** Keep the table bounded when many addresses fail. */
+  private forgettable(entry: { last: number; lockedUntil: number }): boolean {
+    return this.now() >= Math.max(entry.last, entry.lockedUntil) + this.windowMs;
+  }
+
+  /** Keep the table bounded when many clients fail: drop forgotten keys, then the longest quiet. */
   private prune(): void {
-    for (const key of [...this.failures.keys()]) {
-      if (this.recent(key).length === 0) this.failures.delete(key);
+    for (const [key, entry] of this.keys) if (this.forgettable(entry)) this.keys.delete(key);
+    for (const key of this.keys.keys()) {
+      if (this.keys.size <= MAX_KEYS) break;
+      this.keys.delete(key);
     }
   }
+}
+
+/** Longest lock: the lock doubles per failure up to this (an hour). */
+export const MAX_LOCK_MS = 3600_000;
+/** Most keys tracked at once. */
+const MAX_KEYS = 10_000;
+
+/** The limiter key of a login attempt. */
+export function loginKey(username: string, address: string): string {
+  return `${address}\u0000${username}`;
 }

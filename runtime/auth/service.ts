@@ -3,8 +3,9 @@ import bcrypt from 'bcryptjs';
 import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
 import type { PlatformOptions } from '../options';
+import type { Logger } from '../log';
 import { hashToken, newToken } from '../devices/tokens';
-import { FailureLimiter } from './rate-limit';
+import { FailureLimiter, loginKey } from './rate-limit';
 
 export const ADMIN_USERNAME = 'admin';
 export const USER_TOKEN_PREFIX = 'ffu_';
@@ -21,9 +22,14 @@ interface UserDoc {
   updatedAt: number;
 }
 
+/** Who a session token was issued to: the REST API, or a Node-RED admin client (the editor, node-red-admin). */
+export type TokenClient = 'api' | 'node-red-editor' | 'node-red-admin';
+
 interface TokenDoc {
   _id: string;
   username: string;
+  /** Absent on tokens issued before editor sessions were stored here: those are API tokens. */
+  client?: TokenClient;
   createdAt: number;
   expiresAt: number;
 }
@@ -34,9 +40,11 @@ export interface IssuedToken {
 }
 
 /**
- * Users and their REST API tokens. Passwords are stored as bcrypt hashes, tokens as SHA-256
- * hashes (they are random, so a fast hash is safe); neither is ever stored or logged in clear.
- * The Node-RED editor authenticates against the same users (see settings.ts).
+ * Users and their session tokens: REST API tokens and the editor's sessions alike. Passwords are
+ * stored as bcrypt hashes, tokens as SHA-256 hashes (they are random, so a fast hash is safe);
+ * neither is ever stored or logged in clear. A password change revokes every session of the user.
+ * The Node-RED editor logs in through the same limiter and gets the same tokens (see
+ * runtime/editor/auth-routes.ts and settings.ts).
  */
 export class AuthService {
   private users!: Collection<UserDoc>;
@@ -50,6 +58,7 @@ export class AuthService {
   constructor(
     private readonly options: PlatformOptions['auth'],
     private readonly now: () => number,
+    private readonly log?: Logger,
   ) {
     this.limiter = new FailureLimiter(options.maxFailedLogins, options.loginWindowSeconds * 1000, now);
     this.dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), options.bcryptRounds);
@@ -87,6 +96,7 @@ export class AuthService {
     return { username: ADMIN_USERNAME, generatedPassword: generated };
   }
 
+  /** Set a user's password. A change revokes every session the user has (API and editor). */
   async setPassword(username: string, password: string): Promise<void> {
     const t = this.now();
     const existing = this.userCache.get(username);
@@ -96,8 +106,13 @@ export class AuthService {
       createdAt: existing?.createdAt ?? t,
       updatedAt: t,
     };
-    if (existing) await this.users.replace(doc);
-    else await this.users.insert(doc);
+    // Sessions go first: should the password write fail, nobody is left holding a session the old
+    // password opened while the new one is not in force yet.
+    if (existing) {
+      const revoked = await this.revokeAll(username);
+      if (revoked) this.log?.info('password changed: sessions revoked', { username, revoked });
+      await this.users.replace(doc);
+    } else await this.users.insert(doc);
     this.userCache.set(username, doc);
   }
 
@@ -111,24 +126,34 @@ export class AuthService {
     return ok && doc ? { username, permissions: '*' } : null;
   }
 
-  /** Exchange a username and password for an API token. `client` keys the failed-attempt limit. */
-  async login(username: string, password: string, client: string): Promise<IssuedToken> {
-    const wait = this.limiter.retryAfter(client);
+  /**
+   * Exchange a username and password for a session token. `address` (the client's address) and the
+   * username key the failed-attempt limit, so guesses from elsewhere never lock this client out.
+   * Throws FF_TOO_MANY_ATTEMPTS (with Retry-After) or FF_AUTH_INVALID.
+   */
+  async login(username: string, password: string, address: string, client: TokenClient = 'api'): Promise<IssuedToken> {
+    const key = loginKey(username, address);
+    const wait = this.limiter.retryAfter(key);
     if (wait > 0) {
       throw Errors.TOO_MANY_ATTEMPTS(`Too many failed logins; try again in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
     }
     // Count the attempt before the (slow) password check, so concurrent guesses cannot all pass the limit.
-    this.limiter.fail(client);
+    if (this.limiter.fail(key)) this.log?.warn('failed logins: locked for a while', { username: username.slice(0, 128), address, retryAfterSeconds: this.limiter.retryAfter(key) });
     const user = await this.verifyPassword(username, password);
     if (!user) throw Errors.AUTH_INVALID('Wrong username or password');
-    this.limiter.succeed(client);
+    this.limiter.succeed(key);
     await this.pruneExpired();
     const token = newToken(USER_TOKEN_PREFIX);
     const t = this.now();
-    const doc: TokenDoc = { _id: hashToken(token), username, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
+    const doc: TokenDoc = { _id: hashToken(token), username, client, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
     await this.tokens.insert(doc);
     this.tokenCache.set(doc._id, doc);
     return { token, expiresAt: doc.expiresAt };
+  }
+
+  /** How long a session token lasts, in seconds (the same for the API and the editor). */
+  get tokenTtlSeconds(): number {
+    return this.options.userTokenTtlSeconds;
   }
 
   /** The user a token belongs to, or null if it is unknown, revoked or expired. */
@@ -157,5 +182,14 @@ export class AuthService {
     if (!this.tokenCache.delete(hash)) return false;
     await this.tokens.remove(hash);
     return true;
+  }
+
+  /** Revoke every session of a user (API tokens and editor sessions); resolves to how many there were. */
+  async revokeAll(username: string): Promise<number> {
+    const ids = [...this.tokenCache.values()].filter((t) => t.username === username).map((t) => t._id);
+    // Out of the cache first (synchronously), so no request is let in while the write runs.
+    for (const id of ids) this.tokenCache.delete(id);
+    await this.tokens.removeMany(ids);
+    return ids.length;
   }
 }

@@ -5,7 +5,7 @@ import { recordAttempt, type Delivery } from './delivery';
 import type { EndpointType } from './endpoint-model';
 import type { EndpointStore } from './endpoints';
 import type { Outbox } from './outbox';
-import { SendFailure, type Sender } from './senders/types';
+import { redact, SendFailure, type Sender } from './senders/types';
 import type { SendGovernor } from './governor';
 
 export interface RetryPolicy {
@@ -218,17 +218,4 @@ export class Dispatcher {
     }
     this.deps.changed(d);
   }
-}
-
-/** Provider messages can echo what was sent to them; never let a credential into a delivery record. */
-export function redact(message: string, secrets: object | undefined): string {
-  let text = message.slice(0, 1000);
-  const values: string[] = [];
-  const collect = (v: unknown) => {
-    if (typeof v === 'string' && v.length >= 6) values.push(v);
-    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
-  };
-  collect(secrets);
-  for (const v of values) text = text.split(v).join('[redacted]');
-  return text;
 }

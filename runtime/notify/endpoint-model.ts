@@ -1,5 +1,6 @@
 import { Errors, type FieldError, type FieldflowError } from '../errors';
 import { checkTemplates } from './templates';
+import { refusedMessage, type TargetGuard } from './targets';
 
 export const ENDPOINT_TYPES = ['email', 'sms', 'push', 'webhook'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];
@@ -180,12 +181,24 @@ function destination(config: EndpointConfig | Record<string, unknown>): string {
   return norm(c.url ?? '');
 }
 
+/** The URLs an endpoint sends to, with where each is in an endpoint body. */
+export function targetsOf(endpoint: Pick<CheckedEndpoint, 'type' | 'config' | 'secrets'>): Array<{ url: string; path: string }> {
+  const c = endpoint.config as Record<string, unknown>;
+  const found: Array<{ url: string; path: string }> = [];
+  if (endpoint.type === 'webhook' || (endpoint.type === 'sms' && c.provider === 'http')) found.push({ url: c.url as string, path: '/config/url' });
+  if (endpoint.type === 'sms' && c.provider === 'twilio') found.push({ url: c.baseUrl as string, path: '/config/baseUrl' });
+  if (endpoint.type === 'push' && endpoint.secrets.subscription) found.push({ url: endpoint.secrets.subscription.endpoint, path: '/credentials/subscription/endpoint' });
+  return found.filter((t) => httpUrl(t.url) !== null);
+}
+
 /**
  * Check an endpoint definition. `existing` (on update) supplies stored credentials that the
- * input leaves out, so a PATCH need not resend a token. Throws the most specific catalog error
- * (FF_INVALID_EMAIL, FF_INVALID_PHONE, FF_INVALID_URL, FF_MISSING_CREDENTIALS, ...) listing every problem.
+ * input leaves out, so a PATCH need not resend a token. With a `guard`, URLs whose host is an
+ * internal address as written (not yet resolved: see TargetGuard.checkSaved) are refused. Throws
+ * the most specific catalog error (FF_INVALID_EMAIL, FF_INVALID_PHONE, FF_INVALID_URL,
+ * FF_FORBIDDEN_TARGET, FF_MISSING_CREDENTIALS, ...) listing every problem.
  */
-export function checkEndpoint(input: EndpointInput, options: { smtpConfigured: boolean; existing?: CheckedEndpoint }): CheckedEndpoint {
+export function checkEndpoint(input: EndpointInput, options: { smtpConfigured: boolean; existing?: CheckedEndpoint; guard?: TargetGuard }): CheckedEndpoint {
   const p = new Problems();
   if (!isObject(input)) {
     p.add(Errors.INVALID_ENDPOINT, '/', 'must be a JSON object');
@@ -278,6 +291,10 @@ export function checkEndpoint(input: EndpointInput, options: { smtpConfigured: b
       checked = { config: { url: url(p, config.url, '/config/url'), timeoutMs: timeoutMs as number }, secrets: { secret: secret as string | undefined } };
       break;
     }
+  }
+  for (const target of options.guard ? targetsOf({ type, ...checked }) : []) {
+    const why = options.guard!.literalRefusal(new URL(target.url));
+    if (why) p.add(Errors.FORBIDDEN_TARGET, target.path, refusedMessage(why));
   }
   p.throwIfAny();
   return { type, name, enabled: (input.enabled as boolean | undefined) ?? options.existing?.enabled ?? true, ...checked };

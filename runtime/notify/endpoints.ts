@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Errors } from '../errors';
 import type { Collection, Store } from '../store';
-import { checkEndpoint, checkPushSubscription, type CheckedEndpoint, type EndpointConfig, type EndpointInput, type EndpointSecrets, type EndpointType } from './endpoint-model';
+import { checkEndpoint, checkPushSubscription, targetsOf, type CheckedEndpoint, type EndpointConfig, type EndpointInput, type EndpointSecrets, type EndpointType } from './endpoint-model';
 import type { SecretBox } from './secrets';
+import type { TargetGuard } from './targets';
 
 /** An endpoint in memory: its secrets sealed, as on disk. */
 export interface StoredEndpoint {
@@ -40,7 +41,7 @@ export class EndpointStore {
   private readonly opened = new Map<string, { sealed: string; secrets: EndpointSecrets }>();
   private collection!: Collection<EndpointDoc>;
 
-  constructor(private readonly deps: { box: SecretBox; now: () => number; smtpConfigured: boolean }) {}
+  constructor(private readonly deps: { box: SecretBox; now: () => number; smtpConfigured: boolean; guard: TargetGuard }) {}
 
   async start(store: Store): Promise<void> {
     this.collection = await store.collection<EndpointDoc>('notify_endpoints');
@@ -53,7 +54,7 @@ export class EndpointStore {
 
   /** Check a create body and write nothing (a flow pack checks all its resources before it applies any). */
   check(input: EndpointInput): void {
-    checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured });
+    checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured, guard: this.deps.guard });
   }
 
   has(id: string): boolean {
@@ -81,7 +82,10 @@ export class EndpointStore {
   /** `id` is given by flow packs, whose resources keep the same id in every version; otherwise a new UUID. */
   async create(input: EndpointInput, owner: string | null = null, id: string = randomUUID()): Promise<CreatedEndpoint> {
     if (this.endpoints.has(id)) throw Errors.CONFLICT(`An endpoint with id ${id} exists`);
-    const checked = checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured });
+    const checked = checkEndpoint(input, { smtpConfigured: this.deps.smtpConfigured, guard: this.deps.guard });
+    await this.deps.guard.checkSaved(targetsOf(checked));
+    // Checked again after the lookup: the same id may have been taken meanwhile.
+    if (this.endpoints.has(id)) throw Errors.CONFLICT(`An endpoint with id ${id} exists`);
     let generatedSecret: string | undefined;
     if (checked.type === 'webhook' && !checked.secrets.secret) checked.secrets.secret = generatedSecret = `whsec_${randomBytes(24).toString('base64url')}`;
     const now = this.deps.now();
@@ -111,7 +115,9 @@ export class EndpointStore {
     const merged = { type: existing.type, name: existing.name, enabled: existing.enabled, config: structuredClone(existing.config), ...input };
     if (existing.type === 'push') merged.config = { userAgent: (existing.config as { userAgent: string | null }).userAgent, ...(input.config as object) };
     const current: CheckedEndpoint = { type: existing.type, name: existing.name, enabled: existing.enabled, config: existing.config, secrets: this.readable(existing) ?? {} };
-    const checked = checkEndpoint(merged, { smtpConfigured: this.deps.smtpConfigured, existing: current });
+    const checked = checkEndpoint(merged, { smtpConfigured: this.deps.smtpConfigured, existing: current, guard: this.deps.guard });
+    await this.deps.guard.checkSaved(targetsOf(checked));
+    if (!this.endpoints.has(id)) throw Errors.ENDPOINT_NOT_FOUND(`Endpoint ${id} was deleted while it was being changed`);
     const endpoint = this.build(id, checked, existing.owner, existing.createdAt, this.deps.now());
     // Enabling again clears the platform's reason for disabling it.
     endpoint.disabledReason = endpoint.enabled ? null : existing.disabledReason;

@@ -19,6 +19,7 @@ import { templateView, toNotifyEvent, type NotifyEvent } from './event';
 import { Outbox, type DeliveryFilter, type DeliveryPage } from './outbox';
 import { quietUntil, Throttle } from './policy';
 import { SecretBox } from './secrets';
+import { TargetGuard, type Resolver } from './targets';
 import { SendGovernor } from './governor';
 import { Inbox, type InboxEntry } from './inbox';
 import { EmailSender, type SmtpOptions } from './senders/email';
@@ -48,6 +49,13 @@ export interface NotifyOptions {
   maxHistory: number;
   /** Seals endpoint credentials; unset: a key generated into the data directory. */
   credentialSecret?: string;
+  /**
+   * Addresses and subnets (`127.0.0.1`, `10.0.0.0/8`) that webhooks, SMS gateways and push services
+   * may reach although they are loopback, private or link-local; every other such address is refused.
+   */
+  allowPrivate: string[];
+  /** The DNS resolver targets are checked with (dns.lookup); tests give their own answers. */
+  resolver?: Resolver;
   /** The pipeline's clock (tests drive it by hand). */
   clock?: NotifyClock;
 }
@@ -163,15 +171,16 @@ export class NotifyService {
   async start(store: Store): Promise<void> {
     const { options, log } = this.deps;
     this.box = await SecretBox.open(this.deps.dataDir, options.credentialSecret);
-    this.endpointStore = new EndpointStore({ box: this.box, now: () => this.clock.now(), smtpConfigured: !!options.smtp });
+    const guard = new TargetGuard(options.allowPrivate, options.resolver);
+    this.endpointStore = new EndpointStore({ box: this.box, now: () => this.clock.now(), smtpConfigured: !!options.smtp, guard });
     await this.endpointStore.start(store);
     this.subscriptionStore = new SubscriptionStore({ now: () => this.clock.now(), endpointExists: (id) => this.endpointStore.has(id) });
     await this.subscriptionStore.start(store);
     this.vapid = await this.loadVapid(await store.collection<VapidDoc>('notify_keys'));
     this.senders = {
-      webhook: new WebhookSender(() => this.clock.now(), options.concurrency),
-      sms: new SmsSender(),
-      push: new PushSender(this.vapid),
+      webhook: new WebhookSender(() => this.clock.now(), options.concurrency, guard),
+      sms: new SmsSender(options.concurrency, guard),
+      push: new PushSender(this.vapid, guard),
       ...(options.smtp ? { email: new EmailSender(options.smtp) } : {}),
     };
     this.outbox = new Outbox(options.maxHistory, this.writeSpacing);

@@ -20,7 +20,7 @@ describe('notification delivery through the real server', function () {
 
   it('delivers web push encrypted for the browser and signed with the stored VAPID key; an expired subscription disables its endpoint', async () => {
     push = await startPushService();
-    server = await startServer({ env: { NODE_EXTRA_CA_CERTS: push.caFile } });
+    server = await startServer({ env: { NODE_EXTRA_CA_CERTS: push.caFile, FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     let api: Api = await server.admin();
     const { publicKey } = (await api.get('/notifications/push/key')).body;
     assert.equal(Buffer.from(publicKey, 'base64url').length, 65);
@@ -39,7 +39,7 @@ describe('notification delivery through the real server', function () {
 
     // The VAPID keys were generated on the first start and are kept: subscriptions stay valid.
     await server.stop();
-    server = await startServer({ dataDir: server.dataDir, env: { NODE_EXTRA_CA_CERTS: push.caFile } });
+    server = await startServer({ dataDir: server.dataDir, env: { NODE_EXTRA_CA_CERTS: push.caFile, FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     api = await server.admin();
     assert.equal((await api.get('/notifications/push/key')).body.publicKey, publicKey);
 
@@ -61,7 +61,7 @@ describe('notification delivery through the real server', function () {
   it('survives SIGKILL with deliveries queued and in flight: an interrupted one is retried with the same idempotency key, every other one arrives exactly once', async () => {
     hook = await startWebhookReceiver();
     hook.delayMs = 700;
-    const env = { FIELDFLOW_NOTIFY_CONCURRENCY: '2', FIELDFLOW_NOTIFY_BACKOFF_MS: '200' };
+    const env = { FIELDFLOW_NOTIFY_CONCURRENCY: '2', FIELDFLOW_NOTIFY_BACKOFF_MS: '200', FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' };
     server = await startServer({ env });
     let api = await server.admin();
     const ep = await api.post('/notifications/endpoints', { type: 'webhook', name: 'slow', config: { url: hook.url } });

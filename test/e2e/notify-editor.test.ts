@@ -18,7 +18,7 @@ describe('the Notifications sidebar in the real editor', function () {
   const problems: string[] = [];
 
   before(async () => {
-    server = await startServer();
+    server = await startServer({ env: { FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     receiver = await startWebhookReceiver();
     editor = new Api(server.httpUrl, await editorToken(server.httpUrl, ADMIN_PASSWORD));
   });

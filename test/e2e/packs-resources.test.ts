@@ -43,7 +43,7 @@ describe('flow pack resources (models, endpoints, subscriptions, schedules), aga
 
   before(async () => {
     hook = await startWebhookReceiver();
-    server = await startServer();
+    server = await startServer({ env: { FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     admin = await server.admin();
     token = await editorToken(server.httpUrl, ADMIN_PASSWORD);
   });

@@ -144,4 +144,38 @@ describe('the quick start, end to end', function () {
     const h = await api.get(`/devices/${device.id}/channels/http/messages`);
     assert.deepEqual(h.body.items, [{ id: r.body.id, ts: r.body.ts, data: { via: 'http' } }]);
   });
+
+  it("serves over HTTP, in the aggregate example, only the field it picks of the device set in the flow, whatever the caller asks for", async () => {
+    const auth = { authorization: `Bearer ${await editorToken(server.httpUrl, ADMIN_PASSWORD)}` };
+    const examples = `${server.httpUrl}/library/examples/flows/@fieldflow/nodes`;
+    const names: string[] = ((await (await fetch(examples, { headers: auth })).json()) as any[]).map((e) => (typeof e === 'string' ? e : e.fn)).filter(Boolean);
+    for (const name of names) {
+      const flow = (await (await fetch(`${examples}/${encodeURIComponent(name)}`, { headers: auth })).json()) as any[];
+      for (const n of flow.filter((x) => x.type === 'http in')) assert.doesNotMatch(n.url, /:/, `${name} lets the URL choose what it serves (${n.url})`);
+    }
+    const other = (await api.post('/devices', { name: 'pump-2' })).body;
+    const write = (id: string, data: unknown) => api.post(`/devices/${id}/channels/telemetry/messages`, data);
+    assert.equal((await write(device.id, { temp: 21.5, wifi: { ssid: 'plant', psk: 'device-secret' } })).status, 201);
+    assert.equal((await write(other.id, { temp: 99, owner: 'someone else' })).status, 201);
+
+    const name = names.find((n) => n.startsWith('aggregate - '))!;
+    const example = (await (await fetch(`${examples}/${encodeURIComponent(name)}`, { headers: auth })).json()) as any[];
+    const tab = 'e2e00000000000a0';
+    const nodes = example.map((n) => ({ ...n, z: tab }));
+    const open = nodes.find((n) => n.type === 'http in');
+    // As shipped, no device is set: the endpoint serves nothing.
+    await deployFlows(server.httpUrl, ADMIN_PASSWORD, [{ id: tab, type: 'tab', label: 'example' }, ...nodes]);
+    assert.equal((await fetch(`${server.httpUrl}${open.url}`)).status, 404);
+    // The user sets the device, as the example's comment says.
+    nodes.find((n) => n.type === 'aggregate').device = device.id;
+    await deployFlows(server.httpUrl, ADMIN_PASSWORD, [{ id: tab, type: 'tab', label: 'example' }, ...nodes]);
+    for (const query of ['', `?device=${other.id}&deviceId=${other.id}&channel=secrets`]) {
+      const res = await fetch(`${server.httpUrl}${open.url}${query}`);
+      assert.equal(res.status, 200);
+      const body = await res.json();
+      assert.deepEqual(Object.keys(body).sort(), ['temperature', 'updatedAt']);
+      assert.equal(body.temperature, 21.5);
+    }
+    assert.equal((await fetch(`${server.httpUrl}/state/${other.id}/telemetry`)).status, 404);
+  });
 });

@@ -1,5 +1,5 @@
 import { helper } from '../support/node-helper';
-import type { Platform } from '../../runtime';
+import type { Platform, PartialPlatformOptions } from '../../runtime';
 import { startPlatform } from '../support/platform';
 
 export type Msg = Record<string, any>;
@@ -56,10 +56,10 @@ export interface Palette {
  * Per test: a real platform with two devices, given to Node-RED as its settings, and the test
  * helper's server. Call inside a describe; the returned object is filled before each test.
  */
-export function usePalette(): Palette {
+export function usePalette(overrides: PartialPlatformOptions = {}): Palette {
   const p = {} as Palette;
   beforeEach(async () => {
-    p.platform = await startPlatform({ mqtt: { port: 0, host: '127.0.0.1' } });
+    p.platform = await startPlatform({ ...overrides, mqtt: { port: 0, host: '127.0.0.1' } });
     helper.settings({ fieldflow: p.platform });
     p.north = (await p.platform.devices.create({ name: 'north-1', labels: { site: 'north' } })).device.id;
     p.south = (await p.platform.devices.create({ name: 'south-1', labels: { site: 'south' } })).device.id;

@@ -32,7 +32,8 @@ describe('notifications in Node-RED', () => {
   let receiver: WebhookReceiver;
   let hook: string;
 
-  const fixture = usePalette();
+  // The receivers listen on 127.0.0.1, which notifications reach only when it is allowed.
+  const fixture = usePalette({ notify: { allowPrivate: ['127.0.0.1'] } });
   beforeEach(async () => {
     ({ platform, north } = fixture);
     receiver = await startWebhookReceiver();

@@ -51,6 +51,8 @@ export interface WebhookReceiver {
   status: number;
   /** Answer with the request's headers as the body (a provider that echoes what it got). */
   echo: boolean;
+  /** Answer with this text/html body instead (an error page). */
+  page: string | null;
   delayMs: number;
   /** Requests that arrived and are not answered yet (stalled by delayMs). */
   pending: number;
@@ -66,6 +68,7 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
     secret: '',
     status: 200,
     echo: false,
+    page: null,
     delayMs: 0,
     pending: 0,
     waitFor: (n, timeoutMs = 10_000) => waitUntil(() => calls, n, timeoutMs, 'webhook calls'),
@@ -91,7 +94,8 @@ export async function startWebhookReceiver(options: { now?: () => number } = {})
         const verified = verifySignature(receiver.secret, req.headers['x-fieldflow-signature'] as string | undefined, raw, 300, options.now?.() ?? Date.now());
         receiver.pending--;
         calls.push({ headers: req.headers, raw, body, verified, arrivedAt, at: Date.now() });
-        res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.echo ? req.headers : { ok: receiver.status < 300 }));
+        if (receiver.page !== null) res.writeHead(receiver.status, { 'content-type': 'text/html' }).end(receiver.page);
+        else res.writeHead(receiver.status, { 'content-type': 'application/json' }).end(JSON.stringify(receiver.echo ? req.headers : { ok: receiver.status < 300 }));
       };
       if (receiver.delayMs) setTimeout(respond, receiver.delayMs);
       else respond();

@@ -3,7 +3,7 @@ import type { Platform } from '../../index';
 import { jsonBody, route } from '../http';
 import { validBody } from '../validate';
 import { loginSchema } from '../schemas';
-import { bearerToken, requireUser } from '../auth';
+import { bearerToken, requireUser, type Principal } from '../auth';
 
 export function authRoutes(platform: Platform): Router {
   const router = Router();
@@ -24,6 +24,16 @@ export function authRoutes(platform: Platform): Router {
     route(async (req, res) => {
       await platform.auth.revokeToken(bearerToken(req)!);
       res.status(204).end();
+    }),
+  );
+
+  // Every session of the caller, the editor's included: for a token that may have leaked.
+  router.delete(
+    '/auth/tokens',
+    requireUser(platform),
+    route(async (_req, res) => {
+      const revoked = await platform.auth.revokeAll((res.locals.principal as Extract<Principal, { kind: 'user' }>).username);
+      res.json({ revoked });
     }),
   );
 

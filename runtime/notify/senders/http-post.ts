@@ -1,47 +1,66 @@
 import http from 'node:http';
 import https from 'node:https';
 import { Errors } from '../../errors';
+import { ForbiddenTargetError, refusedMessage, type TargetGuard } from '../targets';
 import { SendFailure } from './types';
 
-export interface PostResult {
-  status: number;
-  /** The start of the body (providers explain refusals there). */
-  excerpt: string;
+export interface HttpRequest {
+  method: 'POST' | 'PUT' | 'GET';
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /** Who is called, for error messages: "the webhook receiver". */
+  what: string;
+  /** Read the body of a successful answer too (an SMS provider's message id); otherwise it is discarded. */
+  readSuccess?: boolean;
 }
 
-const EXCERPT = 300;
+export interface HttpAnswer {
+  status: number;
+  /** The start of the body ({@link MAX_BODY} characters at most): of an error, or of a success when asked. */
+  body: string;
+}
+
+/** Most of an answer's body that is read: providers' ids and error texts are short. */
+const MAX_BODY = 16 * 1024;
 
 /**
- * POST with node:http and one keep-alive agent per endpoint (so two endpoints on one host do not
- * share sockets, and a slow one cannot hold the other's). fetch() costs about five times the CPU
- * per request (measured in bench/notify.ts), and webhooks are the high-volume channel: a burst of
- * alarms must not take CPU from ingestion.
+ * HTTP requests to notification providers, with node:http and one keep-alive agent per endpoint (so
+ * two endpoints on one host do not share sockets, and a slow one cannot hold the other's). fetch()
+ * costs about five times the CPU per request (measured in bench/notify.ts), and webhooks are the
+ * high-volume channel: a burst of alarms must not take CPU from ingestion. Every connection goes
+ * through the target guard: a literal address is checked before the request, a name as it is
+ * resolved for the connection. Redirects are not followed.
  */
 export class HttpPoster {
   private readonly agents = new Map<string, http.Agent>();
 
-  constructor(private readonly maxSocketsPerOrigin: number) {}
+  constructor(
+    private readonly maxSocketsPerOrigin: number,
+    private readonly guard: TargetGuard,
+  ) {}
 
-  post(key: string, url: URL, headers: Record<string, string>, body: string, timeoutMs: number, what: string): Promise<PostResult> {
+  send(key: string, url: URL, request: HttpRequest): Promise<HttpAnswer> {
+    const { what, timeoutMs } = request;
+    const literal = this.guard.literalRefusal(url);
+    if (literal) return Promise.reject(forbidden(what, literal));
     const agent = this.agent(key, url);
-    const payload = Buffer.from(body, 'utf8');
-    return new Promise<PostResult>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'POST', agent, headers: { ...headers, 'Content-Length': String(payload.length) } }, (res) => {
+    const payload = request.body === undefined ? undefined : Buffer.from(request.body, 'utf8');
+    const headers = payload ? { ...request.headers, 'Content-Length': String(payload.length) } : request.headers;
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method: request.method, agent, headers }, (res) => {
         const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
+        if (status >= 200 && status < 300 && !request.readSuccess) {
           res.resume();
-          res.once('end', () => resolve({ status, excerpt: '' }));
+          res.once('end', () => resolve({ status, body: '' }));
           return;
         }
-        let text = '';
+        let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
-          if (text.length < EXCERPT * 4) text += chunk;
+          if (body.length < MAX_BODY) body += chunk.slice(0, MAX_BODY - body.length);
         });
-        res.once('end', () => {
-          const squeezed = text.replace(/\s+/g, ' ').trim();
-          resolve({ status, excerpt: squeezed.length > EXCERPT ? `${squeezed.slice(0, EXCERPT)}…` : squeezed });
-        });
+        res.once('end', () => resolve({ status, body }));
       });
       // One deadline for the whole exchange, not per socket event.
       const timer = setTimeout(() => req.destroy(new SendFailure(Errors.PROVIDER_TIMEOUT, `${what} did not answer within ${timeoutMs} ms`, true)), timeoutMs);
@@ -49,6 +68,7 @@ export class HttpPoster {
       req.once('error', (err) => {
         clearTimeout(timer);
         if (err instanceof SendFailure) return reject(err);
+        if (err instanceof ForbiddenTargetError) return reject(forbidden(what, err.message));
         const code = (err as NodeJS.ErrnoException).code;
         reject(new SendFailure(Errors.PROVIDER_UNREACHABLE, `${what} unreachable: ${code ?? err.message}`, true));
       });
@@ -65,10 +85,15 @@ export class HttpPoster {
     const id = `${key} ${url.origin}`;
     let agent = this.agents.get(id);
     if (!agent) {
-      const options = { keepAlive: true, maxSockets: this.maxSocketsPerOrigin, maxFreeSockets: this.maxSocketsPerOrigin, scheduling: 'lifo' as const };
+      const options = { keepAlive: true, maxSockets: this.maxSocketsPerOrigin, maxFreeSockets: this.maxSocketsPerOrigin, scheduling: 'lifo' as const, lookup: this.guard.lookup };
       agent = url.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
       this.agents.set(id, agent);
     }
     return agent;
   }
+}
+
+/** A send to a refused address: retrying cannot help until someone changes the endpoint or the allow list. */
+export function forbidden(what: string, reason: string): SendFailure {
+  return new SendFailure(Errors.FORBIDDEN_TARGET, `${what} ${refusedMessage(reason)}`, false);
 }

@@ -1,6 +1,9 @@
+import https from 'node:https';
 import webpush, { WebPushError } from 'web-push';
-import { SendFailure, networkFailure, retryableStatus, type SendRequest, type SendResult, type Sender } from './types';
+import { SendFailure, bodyExcerpt, networkFailure, retryableStatus, type SendRequest, type SendResult, type Sender } from './types';
+import { forbidden } from './http-post';
 import { Errors } from '../../errors';
+import { ForbiddenTargetError, type TargetGuard } from '../targets';
 
 export interface VapidKeys {
   publicKey: string;
@@ -24,13 +27,24 @@ export function pushPayload(request: SendRequest): string {
 
 /** Web push (RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID) with the web-push library. */
 export class PushSender implements Sender {
-  constructor(private readonly vapid: VapidKeys) {}
+  /** Connections to push services go through the target guard, as webhooks do. */
+  private readonly agent: https.Agent;
+
+  constructor(
+    private readonly vapid: VapidKeys,
+    private readonly guard: TargetGuard,
+  ) {
+    this.agent = new https.Agent({ keepAlive: true, lookup: guard.lookup });
+  }
 
   async send(request: SendRequest): Promise<SendResult> {
     const subscription = request.secrets.subscription;
     if (!subscription) throw new SendFailure(Errors.MISSING_CREDENTIALS, 'the push endpoint has no subscription', false);
+    const literal = this.guard.literalRefusal(new URL(subscription.endpoint));
+    if (literal) throw forbidden('the push service', literal);
     try {
       const res = await webpush.sendNotification(subscription, pushPayload(request), {
+        agent: this.agent,
         vapidDetails: this.vapid,
         TTL: 24 * 3600,
         urgency: request.delivery.event.severity === 'critical' || request.delivery.event.severity === 'major' ? 'high' : 'normal',
@@ -43,10 +57,15 @@ export class PushSender implements Sender {
         if (status === 404 || status === 410) {
           throw new SendFailure(Errors.PUSH_SUBSCRIPTION_EXPIRED, `the push service answered ${status}: the browser dropped this subscription`, false, status, true);
         }
-        const body = String(err.body ?? '').replace(/\s+/g, ' ').slice(0, 300);
+        const body = bodyExcerpt(String(err.body ?? ''), request.secrets);
         throw new SendFailure(Errors.PROVIDER_REJECTED, `the push service answered ${status}${body ? `: ${body}` : ''}`, retryableStatus(status), status);
       }
+      if (err instanceof ForbiddenTargetError) throw forbidden('the push service', err.message);
       throw networkFailure(err, 'the push service');
     }
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
   }
 }

@@ -1,7 +1,9 @@
 import type { SmsConfig } from '../endpoint-model';
 import { renderText } from '../templates';
-import { httpFailure, networkFailure, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { bodyExcerpt, retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { HttpPoster, type HttpAnswer, type HttpRequest } from './http-post';
 import { Errors } from '../../errors';
+import type { TargetGuard } from '../targets';
 import Mustache from 'mustache';
 
 /** Twilio's limit for one message body. */
@@ -28,6 +30,12 @@ function escaperFor(contentType: string): (value: string) => string {
  * short by a crash can reach a number twice.)
  */
 export class SmsSender implements Sender {
+  private readonly poster: HttpPoster;
+
+  constructor(maxSocketsPerOrigin: number, guard: TargetGuard) {
+    this.poster = new HttpPoster(maxSocketsPerOrigin, guard);
+  }
+
   async send(request: SendRequest): Promise<SendResult> {
     const config = request.config as SmsConfig;
     const text = smsText(request);
@@ -45,16 +53,23 @@ export class SmsSender implements Sender {
     const token = request.secrets.authToken;
     if (!token) throw new SendFailure(Errors.MISSING_CREDENTIALS, 'the Twilio auth token is missing', false);
     const url = `${config.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(config.accountSid)}/Messages.json`;
-    const res = await this.post(url, {
+    const res = await this.call(request, url, {
       method: 'POST',
       headers: {
         Authorization: `Basic ${Buffer.from(`${config.accountSid}:${token}`).toString('base64')}`,
         'Content-Type': 'application/x-www-form-urlencoded',
       },
       body: new URLSearchParams({ To: to, From: config.from, Body: text }).toString(),
+      readSuccess: true,
     });
-    const reply = (await res.json().catch(() => ({}))) as { sid?: string; status?: string };
-    return { status: res.status, info: reply.sid ? `${reply.sid} ${reply.status ?? ''}`.trim() : null };
+    let reply: { sid?: unknown; status?: unknown } = {};
+    try {
+      reply = JSON.parse(res.body) ?? {};
+    } catch {
+      // A success without the JSON Twilio documents still sent the message; there is just no id to record.
+    }
+    const sid = typeof reply.sid === 'string' ? reply.sid.slice(0, 64) : null;
+    return { status: res.status, info: sid ? `${sid} ${typeof reply.status === 'string' ? reply.status.slice(0, 32) : ''}`.trim() : null };
   }
 
   private async generic(config: Extract<SmsConfig, { provider: 'http' }>, request: SendRequest, to: string, text: string): Promise<SendResult> {
@@ -65,19 +80,18 @@ export class SmsSender implements Sender {
     let url = config.url;
     if (config.method === 'GET') url += (url.includes('?') ? '&' : '?') + renderText(config.bodyTemplate, Object.fromEntries(Object.entries(view).map(([k, v]) => [k, encodeURIComponent(v)])));
     else headers['Content-Type'] = config.contentType;
-    const res = await this.post(url, { method: config.method, headers, body: config.method === 'GET' ? undefined : body });
-    await res.body?.cancel().catch(() => undefined);
+    const res = await this.call(request, url, { method: config.method, headers, body: config.method === 'GET' ? undefined : body });
     return { status: res.status, info: null };
   }
 
-  private async post(url: string, init: RequestInit): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(url, { ...init, redirect: 'manual', signal: AbortSignal.timeout(TIMEOUT_MS) });
-    } catch (err) {
-      throw networkFailure(err, 'the SMS gateway');
-    }
+  private async call(request: SendRequest, url: string, init: Omit<HttpRequest, 'timeoutMs' | 'what'>): Promise<HttpAnswer> {
+    const res = await this.poster.send(request.delivery.endpoint, new URL(url), { ...init, timeoutMs: TIMEOUT_MS, what: 'the SMS gateway' });
     if (res.status >= 200 && res.status < 300) return res;
-    throw await httpFailure(res, 'the SMS gateway');
+    const excerpt = bodyExcerpt(res.body, request.secrets);
+    throw new SendFailure(Errors.PROVIDER_REJECTED, `the SMS gateway answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(res.status), res.status);
+  }
+
+  async close(): Promise<void> {
+    this.poster.close();
   }
 }

@@ -40,7 +40,7 @@ export function retryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
-/** Map a fetch() failure (no HTTP answer) to a SendFailure. */
+/** Map a failure without an HTTP answer (refused, reset, timed out) to a SendFailure. */
 export function networkFailure(err: unknown, what: string): SendFailure {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return new SendFailure(Errors.PROVIDER_TIMEOUT, `${what} did not answer in time`, true);
@@ -48,17 +48,36 @@ export function networkFailure(err: unknown, what: string): SendFailure {
   return new SendFailure(Errors.PROVIDER_UNREACHABLE, `${what} unreachable: ${cause}`, true);
 }
 
-/** The start of a response body, for the attempt's error (providers explain refusals there). */
-export async function responseExcerpt(res: Response, max = 300): Promise<string> {
-  try {
-    const text = (await res.text()).replace(/\s+/g, ' ').trim();
-    return text.length > max ? `${text.slice(0, max)}…` : text;
-  } catch {
-    return '';
-  }
+/** Provider messages can echo what was sent to them; never let a credential into a delivery record. */
+export function redact(message: string, secrets: object | undefined): string {
+  let text = message.slice(0, 1000);
+  const values: string[] = [];
+  const collect = (v: unknown) => {
+    if (typeof v === 'string' && v.length >= 6) values.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(collect);
+  };
+  collect(secrets);
+  for (const v of values) text = text.split(v).join('[redacted]');
+  return text;
 }
 
-export async function httpFailure(res: Response, what: string): Promise<SendFailure> {
-  const excerpt = await responseExcerpt(res);
-  return new SendFailure(Errors.PROVIDER_REJECTED, `${what} answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(res.status), res.status);
+/** How much of a provider's answer a delivery record keeps: enough to say why, not to copy a page. */
+export const EXCERPT_CHARS = 120;
+
+/**
+ * A short excerpt of a provider's answer for the attempt's error (providers explain refusals
+ * there): markup and control characters out, credentials redacted before the cut (so no partial
+ * credential is left at the end), then cut to {@link EXCERPT_CHARS}.
+ */
+export function bodyExcerpt(body: string, secrets?: object): string {
+  const text = redact(
+    body
+      .slice(0, 4096)
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+    secrets,
+  );
+  return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
 }

@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookConfig } from '../endpoint-model';
-import { retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { bodyExcerpt, retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
 import { HttpPoster } from './http-post';
 import { Errors } from '../../errors';
+import type { TargetGuard } from '../targets';
 
 export const SIGNATURE_HEADER = 'X-Fieldflow-Signature';
 
@@ -34,8 +35,9 @@ export class WebhookSender implements Sender {
   constructor(
     private readonly now: () => number,
     maxSocketsPerOrigin: number,
+    guard: TargetGuard,
   ) {
-    this.poster = new HttpPoster(maxSocketsPerOrigin);
+    this.poster = new HttpPoster(maxSocketsPerOrigin, guard);
   }
 
   async send(request: SendRequest): Promise<SendResult> {
@@ -45,10 +47,9 @@ export class WebhookSender implements Sender {
     const body = webhookBody(request);
     const timestamp = Math.floor(this.now() / 1000);
     // Redirects are not followed: they would send the signed body somewhere the endpoint does not name.
-    const res = await this.poster.post(
-      request.delivery.endpoint,
-      new URL(config.url),
-      {
+    const res = await this.poster.send(request.delivery.endpoint, new URL(config.url), {
+      method: 'POST',
+      headers: {
         'Content-Type': 'application/json',
         'User-Agent': 'Fieldflow-Webhook/1',
         [SIGNATURE_HEADER]: signWebhook(secret, timestamp, body),
@@ -57,11 +58,12 @@ export class WebhookSender implements Sender {
         'X-Fieldflow-Event': request.delivery.event.type,
       },
       body,
-      config.timeoutMs,
-      'the webhook receiver',
-    );
+      timeoutMs: config.timeoutMs,
+      what: 'the webhook receiver',
+    });
     if (res.status >= 200 && res.status < 300) return { status: res.status, info: null };
-    throw new SendFailure(Errors.PROVIDER_REJECTED, `the webhook receiver answered ${res.status}${res.excerpt ? `: ${res.excerpt}` : ''}`, retryableStatus(res.status), res.status);
+    const excerpt = bodyExcerpt(res.body, request.secrets);
+    throw new SendFailure(Errors.PROVIDER_REJECTED, `the webhook receiver answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(res.status), res.status);
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,7 @@ describe('the built-in offline-alert pack, imported from flows/ into the real se
 
   before(async () => {
     [sms, push] = await Promise.all([startTwilioReceiver(), startPushService()]);
-    server = await startServer({ env: { NODE_EXTRA_CA_CERTS: push.caFile, FIELDFLOW_NOTIFY_BACKOFF_MS: '100' } });
+    server = await startServer({ env: { NODE_EXTRA_CA_CERTS: push.caFile, FIELDFLOW_NOTIFY_BACKOFF_MS: '100', FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     admin = await server.admin();
   });
   afterEach(function () {

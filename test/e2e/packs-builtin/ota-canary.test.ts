@@ -20,7 +20,7 @@ describe('the built-in ota-canary pack, imported from flows/ into the real serve
   before(async () => {
     hook = await startWebhookReceiver();
     hook.secret = SECRET;
-    server = await startServer();
+    server = await startServer({ env: { FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } });
     admin = await server.admin();
   });
   afterEach(function () {

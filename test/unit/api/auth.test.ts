@@ -43,6 +43,19 @@ describe('REST API authentication', () => {
     assertProblem(await api.get('/devices'), 401, 'FF_AUTH_INVALID');
   });
 
+  it('revokes every session of the caller with DELETE /auth/tokens, editor sessions included', async () => {
+    const other = new Api(s.url);
+    await other.login('admin', 'test-admin-password');
+    const editor = (await s.platform.auth.login('admin', 'test-admin-password', '127.0.0.1', 'node-red-editor')).token;
+    const r = await other.delete('/auth/tokens');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.revoked, 3);
+    assertProblem(await other.get('/devices'), 401, 'FF_AUTH_INVALID');
+    assertProblem(await s.admin.get('/devices'), 401, 'FF_AUTH_INVALID');
+    assert.equal(s.platform.auth.verifyToken(editor), null);
+    assertProblem(await other.delete('/auth/tokens'), 401, 'FF_AUTH_INVALID');
+  });
+
   it('does not accept a device token where a user token is needed', async () => {
     const created = await s.admin.post('/devices', { name: 'd' });
     assertProblem(await new Api(s.url, created.body.token).get('/devices'), 403, 'FF_FORBIDDEN');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Platform } from '../../../runtime';
-import { startPlatform } from '../../support/platform';
+import { startPlatform, tempDir } from '../../support/platform';
 
 describe('authentication', () => {
   let platform: Platform;
@@ -14,6 +14,64 @@ describe('authentication', () => {
     assert.equal(codes.filter((c) => c === 'FF_TOO_MANY_ATTEMPTS').length, 17);
     // Another address is not affected.
     assert.ok((await platform.auth.login('admin', 'test-admin-password', '10.0.0.2')).token);
+  });
+
+  it('keeps guessing from one address from locking the same username out at another address', async () => {
+    for (let i = 0; i < 5; i++) await platform.auth.login('admin', `guess-${i}`, '203.0.113.7').catch(() => undefined);
+    await assert.rejects(platform.auth.login('admin', 'test-admin-password', '203.0.113.7'), { code: 'FF_TOO_MANY_ATTEMPTS' });
+    assert.ok((await platform.auth.login('admin', 'test-admin-password', '198.51.100.2')).token);
+  });
+
+  it('locks a client out for twice as long after each failure past the limit, and forgets it after a quiet window', async () => {
+    let now = Date.now();
+    const p = await startPlatform({ now: () => now, auth: { maxFailedLogins: 3, loginWindowSeconds: 60 } });
+    try {
+      const guess = () => p.auth.login('admin', 'wrong', '203.0.113.7');
+      const retryAfter = async () => {
+        const err = await p.auth.login('admin', 'wrong', '203.0.113.7').then(() => null, (e) => e);
+        assert.equal(err.code, 'FF_TOO_MANY_ATTEMPTS');
+        return Number(err.headers['Retry-After']);
+      };
+      for (let i = 0; i < 3; i++) await assert.rejects(guess(), { code: 'FF_AUTH_INVALID' });
+      assert.equal(await retryAfter(), 60);
+      const locks: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        now += (await retryAfter()) * 1000;
+        await assert.rejects(guess(), { code: 'FF_AUTH_INVALID' });
+        locks.push(await retryAfter());
+      }
+      assert.deepEqual(locks, [120, 240, 480]);
+      // Quiet for the lock and one window more: the failures are forgotten.
+      now += (480 + 60) * 1000;
+      await assert.rejects(guess(), { code: 'FF_AUTH_INVALID' });
+      assert.ok((await p.auth.login('admin', 'test-admin-password', '203.0.113.7')).token);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('revokes every API and editor session of a user when the password changes at a restart, and keeps them across a plain restart', async () => {
+    const dataDir = tempDir();
+    let p = await startPlatform({ dataDir, auth: { adminPassword: 'first-password' } });
+    const api = (await p.auth.login('admin', 'first-password', '127.0.0.1')).token;
+    const editor = (await p.auth.login('admin', 'first-password', '127.0.0.1', 'node-red-editor')).token;
+    await p.stop();
+    p = await startPlatform({ dataDir, auth: { adminPassword: 'first-password' } });
+    assert.deepEqual([p.auth.verifyToken(api)?.username, p.auth.verifyToken(editor)?.username], ['admin', 'admin']);
+    await p.stop();
+    p = await startPlatform({ dataDir, auth: { adminPassword: 'second-password' } });
+    try {
+      assert.deepEqual([p.auth.verifyToken(api), p.auth.verifyToken(editor)], [null, null]);
+      assert.ok(p.auth.verifyToken((await p.auth.login('admin', 'second-password', '127.0.0.1')).token));
+    } finally {
+      await p.stop();
+    }
+    p = await startPlatform({ dataDir, auth: { adminPassword: 'second-password' } });
+    try {
+      assert.deepEqual([p.auth.verifyToken(api), p.auth.verifyToken(editor)], [null, null], 'revoked on disk too');
+    } finally {
+      await p.stop();
+    }
   });
 
   it('stores the admin password only as a bcrypt hash', async () => {

@@ -24,6 +24,7 @@ describe('notification attachments', () => {
         backoffBaseMs: 20,
         backoffMaxMs: 50,
         maxAttempts: 2,
+        allowPrivate: ['127.0.0.1'],
       },
     });
     return s;

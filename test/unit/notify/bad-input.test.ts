@@ -12,7 +12,7 @@ describe('notification bad input', () => {
   let s: ApiServer;
   let hook: string;
   beforeEach(async () => {
-    s = await startApiServer({ notify: { smtp } });
+    s = await startApiServer({ notify: { smtp, allowPrivate: ['127.0.0.1'] } });
     hook = (await s.admin.post('/notifications/endpoints', { type: 'webhook', name: 'hook', config: { url: 'http://127.0.0.1:9/hook' } })).body.id;
   });
   afterEach(() => s.close());

@@ -9,7 +9,7 @@ describe('notification inbox', () => {
     const dataDir = tempDir();
     const hook = await startWebhookReceiver();
     try {
-      let p = await startPlatform({ dataDir });
+      let p = await startPlatform({ dataDir, notify: { allowPrivate: ['127.0.0.1'] } });
       const ep = (await p.notify.createEndpoint({ type: 'webhook', name: 'w', config: { url: hook.url } })).endpoint.id;
       const other = (await p.notify.createEndpoint({ type: 'webhook', name: 'w2', config: { url: `${hook.url}?second` } })).endpoint.id;
       await p.notify.createSubscription({ name: 's', events: ['Custom'], endpoints: [ep] });
@@ -24,11 +24,11 @@ describe('notification inbox', () => {
       const line = JSON.stringify({ key: '0000000000001000000', events: JSON.stringify([event]), _id: '0000000000001000000#1', v: 1 });
       fs.appendFileSync(path.join(dataDir, 'platform', 'notify_inbox.db'), line + '\n');
       // Meanwhile the subscription also sends to a second endpoint: that delivery is new and goes out.
-      p = await startPlatform({ dataDir });
+      p = await startPlatform({ dataDir, notify: { allowPrivate: ['127.0.0.1'] } });
       await p.notify.updateSubscription(p.notify.listSubscriptions()[0].id, { endpoints: [ep, other] });
       await p.stop();
       fs.appendFileSync(path.join(dataDir, 'platform', 'notify_inbox.db'), line.replace(/#1/, '#2').replace('"v":1', '"v":2') + '\n');
-      p = await startPlatform({ dataDir });
+      p = await startPlatform({ dataDir, notify: { allowPrivate: ['127.0.0.1'] } });
       await hook.waitFor(2);
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(hook.calls.map((c) => c.body.text), ['door 1', 'door 1']);

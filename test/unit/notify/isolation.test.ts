@@ -9,7 +9,7 @@ describe('notification endpoint isolation', () => {
   beforeEach(async () => {
     [slow, fast] = await Promise.all([startWebhookReceiver(), startWebhookReceiver()]);
     slow.delayMs = 1500;
-    s = await startApiServer({ notify: { concurrency: 2 } });
+    s = await startApiServer({ notify: { concurrency: 2, allowPrivate: ['127.0.0.1'] } });
   });
   afterEach(async () => {
     await s.close();

@@ -18,7 +18,7 @@ describe('notification pipeline with a controlled clock', () => {
   beforeEach(async () => {
     clock = new ManualClock(Date.parse('2026-01-15T12:00:00Z'));
     hook = await startWebhookReceiver({ now: () => clock.now() });
-    s = await startApiServer({ now: () => clock.now(), notify: { clock, backoffBaseMs: 1000, backoffMaxMs: 4000, maxAttempts: 3 } });
+    s = await startApiServer({ now: () => clock.now(), notify: { clock, backoffBaseMs: 1000, backoffMaxMs: 4000, maxAttempts: 3, allowPrivate: ['127.0.0.1'] } });
     device = (await s.admin.post('/devices', { name: 'freezer-2' })).body.id;
     const mk = async (name: string) => {
       const r = await s.admin.post('/notifications/endpoints', { type: 'webhook', name, config: { url: `${hook.url}?to=${name}` }, credentials: { secret: 'shared-secret-for-tests' } });

@@ -10,7 +10,7 @@ describe('applying pack resources to the platform', () => {
   let s: ApiServer;
   let hook: WebhookReceiver;
   beforeEach(async () => {
-    s = await startApiServer();
+    s = await startApiServer({ notify: { allowPrivate: ['127.0.0.1'] } });
     hook = await startWebhookReceiver();
   });
   afterEach(async () => {
