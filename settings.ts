@@ -91,11 +91,13 @@ export function loadSettings(env: Env = process.env): ServerSettings {
       auth: {
         // FIELDFLOW_ADMIN_PASSWORD: the admin password. Unset: generated on first start and printed once.
         adminPassword: env.FIELDFLOW_ADMIN_PASSWORD || undefined,
-        // FIELDFLOW_TOKEN_TTL_HOURS, default 24: lifetime of REST API user tokens.
+        // FIELDFLOW_TOKEN_TTL_HOURS, default 24: lifetime of REST API user tokens and of editor sessions.
         userTokenTtlSeconds: Math.round(read.number('FIELDFLOW_TOKEN_TTL_HOURS', 24, 1 / 60, 24 * 365) * 3600),
         // FIELDFLOW_BCRYPT_ROUNDS, default 10: bcrypt cost of user passwords.
         bcryptRounds: read.int('FIELDFLOW_BCRYPT_ROUNDS', 10, 4, 15),
-        // FIELDFLOW_MAX_FAILED_LOGINS, default 10 per FIELDFLOW_LOGIN_WINDOW_SECONDS (default 300) per address.
+        // FIELDFLOW_MAX_FAILED_LOGINS, default 10: failed logins per username and client address (editor and
+        // REST API together) before a lock of FIELDFLOW_LOGIN_WINDOW_SECONDS (default 300), which doubles with
+        // each further failure, up to an hour.
         maxFailedLogins: read.int('FIELDFLOW_MAX_FAILED_LOGINS', 10, 1, 10_000),
         loginWindowSeconds: read.int('FIELDFLOW_LOGIN_WINDOW_SECONDS', 300, 1, 86400),
       },

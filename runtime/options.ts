@@ -43,12 +43,13 @@ export interface PlatformOptions {
   auth: {
     /** Admin password from the environment; when unset one is generated on first start. */
     adminPassword?: string;
-    /** Lifetime of a REST API user token, in seconds. */
+    /** Lifetime of a REST API user token and of an editor session, in seconds. */
     userTokenTtlSeconds: number;
     /** bcrypt cost factor for user passwords. */
     bcryptRounds: number;
-    /** Failed logins allowed per client address in a window before 429. */
+    /** Failed logins allowed per (username, client address) before that pair is locked (429). */
     maxFailedLogins: number;
+    /** The first lock, in seconds (it doubles with each further failure), and how long a quiet pair is remembered. */
     loginWindowSeconds: number;
   };
   /** Notifications: SMTP, VAPID, retries, concurrency (see NotifyOptions). */

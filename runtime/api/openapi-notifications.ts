@@ -88,7 +88,7 @@ export function notificationPaths() {
       post: {
         summary: 'Create an email, SMS or webhook endpoint',
         requestBody: { required: true, content: json(ref('EndpointInput')) },
-        responses: { 201: ok('Created', ref('Endpoint')), 400: bad('FF_INVALID_ENDPOINT, FF_INVALID_EMAIL, FF_INVALID_PHONE, FF_INVALID_URL, FF_INVALID_TEMPLATE, FF_MISSING_CREDENTIALS'), 401: errors[401] },
+        responses: { 201: ok('Created', ref('Endpoint')), 400: bad('FF_INVALID_ENDPOINT, FF_INVALID_EMAIL, FF_INVALID_PHONE, FF_INVALID_URL, FF_FORBIDDEN_TARGET, FF_INVALID_TEMPLATE, FF_MISSING_CREDENTIALS'), 401: errors[401] },
       },
     },
     '/notifications/endpoints/{id}': {
@@ -112,7 +112,7 @@ export function notificationPaths() {
       post: {
         summary: "Store a browser's push subscription as a push endpoint of the calling user (the page at /notify/subscribe does this)",
         requestBody: { required: true, content: json(oas(pushSubscribeSchema)) },
-        responses: { 201: ok('Created', ref('Endpoint')), 400: bad('FF_INVALID_PUSH_SUBSCRIPTION'), 401: errors[401] },
+        responses: { 201: ok('Created', ref('Endpoint')), 400: bad('FF_INVALID_PUSH_SUBSCRIPTION, FF_FORBIDDEN_TARGET'), 401: errors[401] },
       },
     },
     '/notifications/subscriptions': {

@@ -30,6 +30,8 @@ interface TokenDoc {
   username: string;
   /** Absent on tokens issued before editor sessions were stored here: those are API tokens. */
   client?: TokenClient;
+  /** The user's `updatedAt` when the token was issued: a token from before a password change is void. */
+  passwordSetAt?: number;
   createdAt: number;
   expiresAt: number;
 }
@@ -106,14 +108,22 @@ export class AuthService {
       createdAt: existing?.createdAt ?? t,
       updatedAt: t,
     };
-    // Sessions go first: should the password write fail, nobody is left holding a session the old
-    // password opened while the new one is not in force yet.
-    if (existing) {
-      const revoked = await this.revokeAll(username);
-      if (revoked) this.log?.info('password changed: sessions revoked', { username, revoked });
-      await this.users.replace(doc);
-    } else await this.users.insert(doc);
+    if (!existing) {
+      await this.users.insert(doc);
+      this.userCache.set(username, doc);
+      return;
+    }
+    // In force at once for new logins; tokens issued under the old password stop working with the
+    // change of updatedAt (verifyToken), even one whose login was finishing meanwhile.
     this.userCache.set(username, doc);
+    try {
+      await this.users.replace(doc);
+    } catch (err) {
+      this.userCache.set(username, existing);
+      throw err;
+    }
+    const revoked = await this.revokeAll(username);
+    if (revoked) this.log?.info('password changed: sessions revoked', { username, revoked });
   }
 
   getUser(username: string): User | null {
@@ -139,13 +149,15 @@ export class AuthService {
     }
     // Count the attempt before the (slow) password check, so concurrent guesses cannot all pass the limit.
     if (this.limiter.fail(key)) this.log?.warn('failed logins: locked for a while', { username: username.slice(0, 128), address, retryAfterSeconds: this.limiter.retryAfter(key) });
+    const checked = this.userCache.get(username);
     const user = await this.verifyPassword(username, password);
-    if (!user) throw Errors.AUTH_INVALID('Wrong username or password');
+    // A password changed during the check: the old one no longer opens anything.
+    if (!user || this.userCache.get(username) !== checked) throw Errors.AUTH_INVALID('Wrong username or password');
     this.limiter.succeed(key);
     await this.pruneExpired();
     const token = newToken(USER_TOKEN_PREFIX);
     const t = this.now();
-    const doc: TokenDoc = { _id: hashToken(token), username, client, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
+    const doc: TokenDoc = { _id: hashToken(token), username, client, passwordSetAt: checked!.updatedAt, createdAt: t, expiresAt: t + this.options.userTokenTtlSeconds * 1000 };
     await this.tokens.insert(doc);
     this.tokenCache.set(doc._id, doc);
     return { token, expiresAt: doc.expiresAt };
@@ -162,7 +174,8 @@ export class AuthService {
     const hash = hashToken(token);
     const doc = this.tokenCache.get(hash);
     if (!doc) return null;
-    if (doc.expiresAt <= this.now()) {
+    const stale = doc.passwordSetAt !== undefined && doc.passwordSetAt !== this.userCache.get(doc.username)?.updatedAt;
+    if (doc.expiresAt <= this.now() || stale) {
       this.tokenCache.delete(hash);
       void this.tokens.remove(hash).catch(() => undefined);
       return null;
