@@ -20,6 +20,8 @@ export interface ServerSettings {
   logLevel: LogLevel;
   /** Key that encrypts Node-RED flow credentials. FIELDFLOW_CREDENTIAL_SECRET; default: Node-RED generates and stores one. */
   credentialSecret?: string;
+  /** Serve GET /metrics without a token. FIELDFLOW_METRICS_PUBLIC, default false (a REST API user token is needed). */
+  metricsPublic: boolean;
   platform: PartialPlatformOptions;
 }
 
@@ -36,6 +38,8 @@ export function loadSettings(env: Env = process.env): ServerSettings {
     dataDir,
     logLevel: read.oneOf('FIELDFLOW_LOG_LEVEL', ['debug', 'info', 'warn', 'error'], 'info') as LogLevel,
     credentialSecret: env.FIELDFLOW_CREDENTIAL_SECRET || undefined,
+    // FIELDFLOW_METRICS_PUBLIC, default false: true serves /metrics to anyone who reaches the HTTP port.
+    metricsPublic: read.bool('FIELDFLOW_METRICS_PUBLIC', false),
     platform: {
       dataDir,
       mqtt: {

@@ -136,6 +136,7 @@ export const Errors = {
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
+  NOT_READY: define('FF_NOT_READY', 503, 'Not ready'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;
 

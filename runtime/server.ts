@@ -7,8 +7,11 @@ import type net from 'node:net';
 import express from 'express';
 import RED from 'node-red';
 import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
-import { createPlatform, type Platform } from './index';
+import { createPlatform, type Platform, type StartInfo } from './index';
 import { createApiRouter } from './api';
+import { servingGate, type ServingState } from './api/gate';
+import { HEALTH_PATHS } from './api/routes/health';
+import { metricsRoutes } from './api/routes/metrics';
 import { notifyPages } from './notify/pages';
 import { createLogger } from './log';
 import { loadSettings, nodeRedSettings, type ServerSettings } from '../settings';
@@ -23,31 +26,27 @@ export interface RunningServer {
 /** Longest wait at start-up for Node-RED to start the flows before devices and users are let in. */
 const FLOWS_START_WAIT_MS = 30_000;
 
-/** Start everything; resolves once the editor, API and brokers accept connections. */
+/**
+ * Start everything; resolves once the editor, API and brokers accept connections. The HTTP port
+ * opens first, so liveness and readiness answer during a long start (loading a large message log
+ * takes seconds per million messages); everything else on it answers 503 until the flows run and
+ * the MQTT listener is up.
+ */
 export async function startServer(settings: ServerSettings = loadSettings()): Promise<RunningServer> {
   const log = createLogger(settings.logLevel);
   const platform = createPlatform({ ...settings.platform, logger: log });
-  const started = await platform.start();
+  let serving: ServingState = 'starting';
+  platform.health.register('server', () => ({ ok: serving === 'running', detail: serving }));
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const server = http.createServer(app);
+  const open = new Set([...HEALTH_PATHS.map((p) => `/api/v1${p}`), '/metrics']);
+  app.use(servingGate(() => serving, (path) => open.has(path)));
+  app.use(metricsRoutes(platform, { public: settings.metricsPublic }));
   app.use('/api/v1', createApiRouter(platform));
   app.use('/notify', notifyPages());
-  platform.broker.attachWebSocket(server, settings.wsPath);
-
-  RED.init(server, nodeRedSettings(settings, platform) as never);
-  app.use('/', RED.httpAdmin);
-  app.use('/', RED.httpNode);
-  const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
-  await RED.start();
-  const flowState = await flowsRun;
-  if (flowState !== 'started') log.warn('the flows are not running; the editor shows why', { state: flowState });
-  platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
-
-  // Devices connect only once flows are running, so no event reaches a flow before it exists.
-  const mqttPort = await platform.broker.listen();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {
@@ -58,15 +57,43 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   server.on('error', (err) => log.error('http listener error', { error: err.message }));
   const httpPort = (server.address() as net.AddressInfo).port;
 
+  let started: StartInfo;
+  let mqttPort: number | null;
+  try {
+    started = await platform.start();
+    platform.broker.attachWebSocket(server, settings.wsPath);
+    RED.init(server, nodeRedSettings(settings, platform) as never);
+    app.use('/', RED.httpAdmin);
+    app.use('/', RED.httpNode);
+    const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
+    await RED.start();
+    const flowState = await flowsRun;
+    if (flowState !== 'started') log.warn('the flows are not running; the editor shows why', { state: flowState });
+    platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
+    // Devices connect only once flows are running, so no event reaches a flow before it exists.
+    mqttPort = await platform.broker.listen();
+  } catch (err) {
+    server.closeAllConnections();
+    server.close();
+    throw err;
+  }
+  serving = 'running';
+
   printBanner(settings, httpPort, mqttPort, started.admin);
 
   let stopping: Promise<void> | null = null;
+  // The HTTP port stays open while stopping, so readiness says so (503) to whoever still asks;
+  // the gate answers everything else with 503.
   const stop = () =>
     (stopping ??= (async () => {
-      server.close();
-      server.closeAllConnections();
-      await RED.stop();
-      await platform.stop();
+      serving = 'stopping';
+      try {
+        await RED.stop();
+        await platform.stop();
+      } finally {
+        server.close();
+        server.closeAllConnections();
+      }
     })());
   return { platform, httpPort, mqttPort, stop };
 }

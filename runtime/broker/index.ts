@@ -14,6 +14,7 @@ import { PUBLISH_ACL, SUBSCRIBE_ACL, authorize, type AclMatch } from './acl';
 import { guardPacketSize } from './packet-guard';
 import { Presence } from './presence';
 import { parseMessageId, type MessageDedupe } from './dedupe';
+import type { IngestMeter } from '../metrics/ingest';
 
 /** Where device reports on OTA updates go (`devices/{id}/ota/status`). */
 export interface OtaReports {
@@ -46,6 +47,8 @@ export interface BrokerDeps {
   ota: OtaReports;
   dedupe: MessageDedupe;
   events: EventBus;
+  /** Counts stored and refused device publishes. */
+  meter: IngestMeter;
   options: PlatformOptions;
   log: Logger;
   now: () => number;
@@ -128,6 +131,11 @@ export class Broker {
     });
   }
 
+  /** Devices with at least one live connection. */
+  connectedDevices(): number {
+    return this.clientsByDevice.size;
+  }
+
   /** Close every live connection of a device (its token was rotated or it was deleted). */
   disconnectDevice(deviceId: string): void {
     for (const client of this.clientsByDevice.get(deviceId) ?? []) {
@@ -147,6 +155,7 @@ export class Broker {
 
   private handle(stream: Duplex, req?: http.IncomingMessage): void {
     guardPacketSize(stream, this.maxPacketBytes, (declared) => {
+      this.deps.meter.refused('mqtt', Errors.MQTT_PACKET_TOO_LARGE.code);
       this.deps.log.warn('closed an MQTT connection that sent an oversized packet', {
         code: Errors.MQTT_PACKET_TOO_LARGE.code,
         declaredBytes: declared,
@@ -191,6 +200,7 @@ export class Broker {
     const match = authorize(PUBLISH_ACL, packet.topic, session);
     if (!match) {
       this.deps.devices.recordIngestError(session.deviceId, Errors.MQTT_TOPIC_DENIED.code);
+      this.deps.meter.refused('mqtt', Errors.MQTT_TOPIC_DENIED.code);
       this.deps.log.warn('mqtt publish denied', { device: session.deviceId, topic: packet.topic.slice(0, 256) });
       // [MQTT-3.3.5-2] no negative ack in 3.1.1: closing the connection is the refusal.
       return cb(Errors.MQTT_TOPIC_DENIED(`publish to ${packet.topic.slice(0, 256)}`));
@@ -227,12 +237,15 @@ export class Broker {
     const payload = packet.payload as Buffer;
     const { route } = match.rule;
     const channel = route === 'tags' ? `tags/${match.params.appKey}` : route === 'otaStatus' ? 'ota/status' : match.params.channel;
-    const write = (): Promise<unknown> =>
+    const { meter } = this.deps;
+    const save = (): Promise<unknown> =>
       route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    // Counted when stored, not on the PUBACK: a resend of a message already stored is not a second message.
+    const write = (): Promise<void> => save().then(() => meter.stored('mqtt'));
     let stored: Promise<unknown>;
     try {
       const messageId = match.params.messageId;
-      stored = messageId === undefined ? write() : this.deps.dedupe.once(deviceId, parseMessageId(messageId), () => write().then(() => undefined));
+      stored = messageId === undefined ? write() : this.deps.dedupe.once(deviceId, parseMessageId(messageId), write);
     } catch (err) {
       stored = Promise.reject(err);
     }
@@ -248,6 +261,7 @@ export class Broker {
           // [MQTT-3.3.5-2] acknowledge and drop: the client must not resend a message that will
           // never be accepted. It is counted on the device and logged without its payload.
           this.deps.devices.recordIngestError(session.deviceId, err.code, channel);
+          meter.refused('mqtt', err.code);
           this.deps.log.warn('dropped an MQTT message', {
             device: session.deviceId,
             channel: channel.slice(0, 80),
@@ -258,6 +272,7 @@ export class Broker {
           return;
         }
         // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
+        meter.refused('mqtt', isFieldflowError(err) ? err.code : Errors.INTERNAL.code);
         this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
         throw err;
       },
