@@ -47,6 +47,11 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   app.use(metricsRoutes(platform, { public: settings.metricsPublic }));
   app.use('/api/v1', createApiRouter(platform));
   app.use('/notify', notifyPages());
+  // MQTT over WebSocket waits for the flows as MQTT over TCP does. Other upgrades (Node-RED's) are left alone.
+  server.on('upgrade', (req, socket) => {
+    if (serving !== 'starting' || (req.url ?? '').split('?')[0] !== settings.wsPath) return;
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {
@@ -61,7 +66,6 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   let mqttPort: number | null;
   try {
     started = await platform.start();
-    platform.broker.attachWebSocket(server, settings.wsPath);
     RED.init(server, nodeRedSettings(settings, platform) as never);
     app.use('/', RED.httpAdmin);
     app.use('/', RED.httpNode);
@@ -78,6 +82,8 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
     throw err;
   }
   serving = 'running';
+  // In the same turn as the line above: an upgrade is answered either by the refusal above or by the broker, never both.
+  platform.broker.attachWebSocket(server, settings.wsPath);
 
   printBanner(settings, httpPort, mqttPort, started.admin);
 

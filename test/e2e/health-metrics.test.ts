@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -19,6 +20,22 @@ async function tryGet(api: Api, p: string): Promise<Reply | null> {
   } catch {
     return null;
   }
+}
+
+/** The status an HTTP upgrade to MQTT over WebSocket gets (101 when it is accepted). */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': 'mqtt' } });
+    req.once('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('error', reject);
+  });
 }
 
 function tcpConnects(port: number): Promise<boolean> {
@@ -54,22 +71,25 @@ describe('health, readiness and metrics of the real server', function () {
   it('answers liveness from the moment the HTTP port opens, but readiness and the API only once the flows run and the MQTT listener is up', async () => {
     const s = (server = await launchServer());
     const anonymous = new Api(s.apiUrl);
-    const seen: Array<{ live: Reply; ready: Reply; api: Reply }> = [];
+    const seen: Array<{ live: Reply; api: Reply; ws: number; ready: Reply }> = [];
     for (;;) {
       const live = await tryGet(anonymous, '/health/live');
       if (!live) {
         await sleep(5);
         continue;
       }
-      const ready = await anonymous.get('/health/ready');
+      // Readiness last: when it says "starting", everything before it in the round was asked while starting.
       const api = await anonymous.get('/devices');
-      seen.push({ live, ready, api });
+      const ws = await upgradeStatus(`${s.httpUrl}/mqtt`);
+      const ready = await anonymous.get('/health/ready');
+      seen.push({ live, api, ws, ready });
       if (ready.status === 200) break;
       assert.ok(seen.length < 5000, 'the server became ready');
     }
     const starting = seen.filter((x) => x.ready.status === 503);
     assert.ok(starting.length >= 1, 'readiness answered 503 while the server started');
-    for (const { live, ready, api } of starting) {
+    for (const { live, ready, api, ws } of starting) {
+      assert.equal(ws, 503, 'MQTT over WebSocket waits for the start');
       assert.equal(live.status, 200);
       assert.equal(ready.body.code, 'FF_NOT_READY');
       assert.match(ready.contentType, /^application\/problem\+json/);
@@ -90,6 +110,7 @@ describe('health, readiness and metrics of the real server', function () {
     });
     // Ready means everything is up: the MQTT listener accepts, and the API answers for itself.
     assert.equal(await tcpConnects(s.mqttPort), true);
+    assert.equal(await upgradeStatus(`${s.httpUrl}/mqtt`), 101);
     assert.equal((await anonymous.get('/devices')).body.code, 'FF_AUTH_REQUIRED');
     await s.running;
   });
