@@ -238,14 +238,16 @@ export class Broker {
     const { route } = match.rule;
     const channel = route === 'tags' ? `tags/${match.params.appKey}` : route === 'otaStatus' ? 'ota/status' : match.params.channel;
     const { meter } = this.deps;
-    const save = (): Promise<unknown> =>
-      route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
-    // Counted when stored, not on the PUBACK: a resend of a message already stored is not a second message.
-    const write = (): Promise<void> => save().then(() => meter.stored('mqtt'));
+    // Counted as stored only if this publish was written: a resend of a message already stored is not a second message.
+    let written = false;
+    const write = (): Promise<unknown> => {
+      written = true;
+      return route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    };
     let stored: Promise<unknown>;
     try {
       const messageId = match.params.messageId;
-      stored = messageId === undefined ? write() : this.deps.dedupe.once(deviceId, parseMessageId(messageId), write);
+      stored = messageId === undefined ? write() : this.deps.dedupe.once(deviceId, parseMessageId(messageId), () => write().then(() => undefined));
     } catch (err) {
       stored = Promise.reject(err);
     }
@@ -255,7 +257,9 @@ export class Broker {
       () => this.storing.delete(stored),
     );
     return stored.then(
-      () => undefined,
+      () => {
+        if (written) meter.stored('mqtt');
+      },
       (err: Error) => {
         if (isFieldflowError(err) && err.status < 500) {
           // [MQTT-3.3.5-2] acknowledge and drop: the client must not resend a message that will
