@@ -28,6 +28,8 @@ export interface ServerSettings {
    * Express's `trust proxy` terms. FIELDFLOW_TRUST_PROXY, default false (the connection's own address).
    */
   trustProxy: TrustProxy;
+  /** Serve GET /metrics without a token. FIELDFLOW_METRICS_PUBLIC, default false (a REST API user token is needed). */
+  metricsPublic: boolean;
   platform: PartialPlatformOptions;
 }
 
@@ -54,6 +56,8 @@ export function loadSettings(env: Env = process.env): ServerSettings {
     // FIELDFLOW_TRUST_PROXY, default false: true, a hop count, or proxies' addresses/subnets
     // (e.g. "loopback" or "10.0.0.0/8,loopback") whose X-Forwarded-For gives the client address.
     trustProxy: read.trustProxy('FIELDFLOW_TRUST_PROXY'),
+    // FIELDFLOW_METRICS_PUBLIC, default false: true serves /metrics to anyone who reaches the HTTP port.
+    metricsPublic: read.bool('FIELDFLOW_METRICS_PUBLIC', false),
     platform: {
       dataDir,
       mqtt: {

@@ -139,6 +139,7 @@ export const Errors = {
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
   MQTT_INVALID_TOPIC: define('FF_MQTT_INVALID_TOPIC', 400, 'MQTT topic name is not well-formed UTF-8'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
+  NOT_READY: define('FF_NOT_READY', 503, 'Not ready'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;
 

@@ -21,6 +21,9 @@ import { PackService } from './packs/service';
 import { platformResourcePorts } from './packs/resource-ports';
 import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
 import { FIELDFLOW_VERSION } from './version';
+import { createWriteHealth, type WriteHealth } from './store/write-health';
+import { Health, type PlatformPhase } from './health';
+import { createMetrics, type PlatformMetrics } from './metrics';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -54,6 +57,14 @@ export interface Platform {
   readonly packs: PackService;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
+  /** Whether storage writes succeed: writers report to it; readiness and metrics read it. */
+  readonly writeHealth: WriteHealth;
+  /** Readiness checks: the platform's own (`platform`, `storage`) and any others registered. */
+  readonly health: Health;
+  /** The platform's Prometheus registry and meters. */
+  readonly metrics: PlatformMetrics;
+  /** Where the platform is in its life; only `running` passes the `platform` readiness check. */
+  readonly phase: PlatformPhase;
   start(): Promise<StartInfo>;
   stop(): Promise<void>;
 }
@@ -66,7 +77,10 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const log = options.logger ?? createLogger('info');
   const now = options.now ?? Date.now;
   const dataDir = options.dataDir === null ? null : path.resolve(options.dataDir, 'platform');
-  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards }, log);
+  const writeHealth = createWriteHealth(log);
+  const metrics = createMetrics();
+  const health = new Health(log);
+  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards, messageLogHooks: { writeHealth, onCommit: metrics.commit } }, log);
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);
@@ -84,6 +98,24 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES, resources: platformResourcePorts({ notify, schedules, models }), secrets: { seal: (v) => notify.sealSecret(v), open: (s) => notify.openSecret(s) } });
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
+  let phase: PlatformPhase = 'created';
+
+  health.register('platform', () => ({ ok: phase === 'running', detail: phase }));
+  health.register('storage', () => {
+    const failing = writeHealth.failing();
+    // The error message can hold file paths; the source and the error code say enough here.
+    if (failing.length) return { ok: false, detail: failing.map((f) => ({ source: f.source, code: f.code, since: new Date(f.since).toISOString(), failedWrites: f.count })) };
+    return { ok: true };
+  });
+  metrics.watch({
+    version: FIELDFLOW_VERSION,
+    connectedDevices: () => broker?.connectedDevices() ?? 0,
+    registeredDevices: () => devices.size,
+    notify: () => notify.queueStats(),
+    rollouts: () => ota.rollouts.countByStatus(),
+    readiness: () => health.readiness(),
+    writeFailures: () => writeHealth.failing(),
+  });
 
   devices.onRevoke(async (deviceId, reason) => {
     if (reason !== 'deleted') return;
@@ -114,7 +146,15 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       if (!broker) throw new Error('the platform is not started');
       return broker;
     },
+    writeHealth,
+    health,
+    metrics,
+    get phase(): PlatformPhase {
+      return phase;
+    },
     async start() {
+      phase = 'starting';
+      metrics.start();
       await store.open();
       await devices.start(store);
       await models.start(store);
@@ -130,7 +170,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await dedupe.start(store);
       await packs.start(store);
       const admin = await auth.ensureAdmin();
-      broker = await Broker.create({ devices, channels, tags, ota, dedupe, events, options, log, now });
+      broker = await Broker.create({ devices, channels, tags, ota, dedupe, events, meter: metrics.ingest, options, log, now });
       ota.attach(broker);
       deviceConfig.attach(broker);
       statusTimer = setInterval(() => {
@@ -138,9 +178,11 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
         dedupe.flush().catch((err) => log.error('de-duplication state flush failed', { error: err.message }));
       }, STATUS_FLUSH_MS);
       statusTimer.unref();
+      phase = 'running';
       return { admin };
     },
     async stop() {
+      phase = 'stopping';
       if (statusTimer) clearInterval(statusTimer);
       schedules.stop();
       // Refuse new messages first (FF_UNAVAILABLE: MQTT clients get no PUBACK and resend later),
@@ -156,6 +198,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       await channels.stop();
       await devices.stop();
       await store.close();
+      metrics.stop();
+      phase = 'stopped';
     },
   };
 }

@@ -9,8 +9,11 @@ import path from 'node:path';
 import express from 'express';
 import RED from 'node-red';
 import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
-import { createPlatform, type Platform } from './index';
+import { createPlatform, type Platform, type StartInfo } from './index';
 import { createApiRouter } from './api';
+import { servingGate, type ServingState } from './api/gate';
+import { HEALTH_PATHS } from './api/routes/health';
+import { metricsRoutes } from './api/routes/metrics';
 import { notifyPages } from './notify/pages';
 import { editorAuthRoutes } from './editor/auth-routes';
 import { refusePreflight, unframeFlowResponses } from './editor/headers';
@@ -27,39 +30,33 @@ export interface RunningServer {
 /** Longest wait at start-up for Node-RED to start the flows before devices and users are let in. */
 const FLOWS_START_WAIT_MS = 30_000;
 
-/** Start everything; resolves once the editor, API and brokers accept connections. */
+/**
+ * Start everything; resolves once the editor, API and brokers accept connections. The HTTP port
+ * opens first, so liveness and readiness answer during a long start (loading a large message log
+ * takes seconds per million messages); everything else on it answers 503 until the flows run and
+ * the MQTT listener is up.
+ */
 export async function startServer(settings: ServerSettings = loadSettings()): Promise<RunningServer> {
   const log = createLogger(settings.logLevel);
   const platform = createPlatform({ ...settings.platform, logger: log });
-  const started = await platform.start();
+  let serving: ServingState = 'starting';
+  platform.health.register('server', () => ({ ok: serving === 'running', detail: serving }));
 
   const app = express();
   app.disable('x-powered-by');
   // Login limits key on req.ip: behind a reverse proxy it is the proxy's address unless trusted.
   app.set('trust proxy', settings.trustProxy);
   const server = http.createServer(app);
+  const open = new Set([...HEALTH_PATHS.map((p) => `/api/v1${p}`), '/metrics']);
+  app.use(servingGate(() => serving, (path) => open.has(path)));
+  app.use(metricsRoutes(platform, { public: settings.metricsPublic }));
   app.use('/api/v1', createApiRouter(platform));
   app.use('/notify', notifyPages());
-  platform.broker.attachWebSocket(server, settings.wsPath);
-
-  const redSettings = nodeRedSettings(settings, platform);
-  // Earlier versions let Node-RED keep the editor's sessions there, tokens in clear; sessions are the
-  // platform's now (hashed), and Node-RED would otherwise go on honouring the old ones.
-  fs.rmSync(path.join(redSettings.userDir, '.sessions.json'), { force: true });
-  RED.init(server, redSettings as never);
-  app.use(refusePreflight);
-  app.use(editorAuthRoutes(platform.auth, log));
-  app.use('/', RED.httpAdmin);
-  app.use(unframeFlowResponses);
-  app.use('/', RED.httpNode);
-  const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
-  await RED.start();
-  const flowState = await flowsRun;
-  if (flowState !== 'started') log.warn('the flows are not running; the editor shows why', { state: flowState });
-  platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
-
-  // Devices connect only once flows are running, so no event reaches a flow before it exists.
-  const mqttPort = await platform.broker.listen();
+  // MQTT over WebSocket waits for the flows as MQTT over TCP does. Other upgrades (Node-RED's) are left alone.
+  server.on('upgrade', (req, socket) => {
+    if (serving !== 'starting' || (req.url ?? '').split('?')[0] !== settings.wsPath) return;
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => {
@@ -70,15 +67,51 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   server.on('error', (err) => log.error('http listener error', { error: err.message }));
   const httpPort = (server.address() as net.AddressInfo).port;
 
+  let started: StartInfo;
+  let mqttPort: number | null;
+  try {
+    started = await platform.start();
+    const redSettings = nodeRedSettings(settings, platform);
+    // Earlier versions let Node-RED keep the editor's sessions there, tokens in clear; sessions are the
+    // platform's now (hashed), and Node-RED would otherwise go on honouring the old ones.
+    fs.rmSync(path.join(redSettings.userDir, '.sessions.json'), { force: true });
+    RED.init(server, redSettings as never);
+    app.use(refusePreflight);
+    app.use(editorAuthRoutes(platform.auth, log));
+    app.use('/', RED.httpAdmin);
+    app.use(unframeFlowResponses);
+    app.use('/', RED.httpNode);
+    const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
+    await RED.start();
+    const flowState = await flowsRun;
+    if (flowState !== 'started') log.warn('the flows are not running; the editor shows why', { state: flowState });
+    platform.packs.attach(nodeRedFlows((RED as unknown as { runtime: Parameters<typeof nodeRedFlows>[0] }).runtime));
+    // Devices connect only once flows are running, so no event reaches a flow before it exists.
+    mqttPort = await platform.broker.listen();
+  } catch (err) {
+    server.closeAllConnections();
+    server.close();
+    throw err;
+  }
+  serving = 'running';
+  // In the same turn as the line above: an upgrade is answered either by the refusal above or by the broker, never both.
+  platform.broker.attachWebSocket(server, settings.wsPath);
+
   printBanner(settings, httpPort, mqttPort, started.admin);
 
   let stopping: Promise<void> | null = null;
+  // The HTTP port stays open while stopping, so readiness says so (503) to whoever still asks;
+  // the gate answers everything else with 503.
   const stop = () =>
     (stopping ??= (async () => {
-      server.close();
-      server.closeAllConnections();
-      await RED.stop();
-      await platform.stop();
+      serving = 'stopping';
+      try {
+        await RED.stop();
+        await platform.stop();
+      } finally {
+        server.close();
+        server.closeAllConnections();
+      }
     })());
   return { platform, httpPort, mqttPort, stop };
 }

@@ -8,6 +8,7 @@ import { deviceConfigRoutes } from './routes/device-config';
 import { modelRoutes } from './routes/models';
 import { channelRoutes } from './routes/channels';
 import { metaRoutes } from './routes/meta';
+import { healthRoutes } from './routes/health';
 import { tagRoutes } from './routes/tags';
 import { triggerRoutes } from './routes/triggers';
 import { alarmRoutes } from './routes/alarms';
@@ -25,6 +26,7 @@ export function createApiRouter(platform: Platform): Router {
     res.setHeader('Cache-Control', 'no-store');
     next();
   });
+  router.use(healthRoutes(platform));
   router.use(metaRoutes(platform));
   router.use(authRoutes(platform));
   router.use(channelRoutes(platform));

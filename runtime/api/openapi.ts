@@ -23,6 +23,7 @@ import { deviceConfigPaths } from './openapi-devices-config';
 import { rolloutPaths, rolloutSchemas } from './openapi-rollouts';
 import { packPaths, packSchemas } from './openapi-packs';
 import { modelPaths, modelSchemas } from './openapi-models';
+import { healthPaths } from './openapi-health';
 import { errorCatalog } from '../errors';
 import { CHANNEL_NAME_PATTERN } from '../channels/names';
 import { TAG_NAME_PATTERN } from '../tags/service';
@@ -395,7 +396,7 @@ export function openApiDocument() {
       ...otaPaths(),
       ...rolloutPaths(),
       ...packPaths(),
-      '/health': { get: { summary: 'Liveness', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
+      ...healthPaths(),
       '/errors': { get: { summary: 'The error catalog', security: [], responses: { 200: ok('Catalog', { type: 'object' }) } } },
       '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI', { type: 'object' }) } } },
     },

@@ -4,10 +4,16 @@ import type { Logger } from '../log';
 
 export const PROBLEM_TYPE_BASE = '/api/v1/errors#';
 
-/** Write an error as RFC 9457 problem+json, with the catalog code. */
-export function sendProblem(res: Response, err: FieldflowError, instance?: string): void {
+/**
+ * Write an error as RFC 9457 problem+json, with the catalog code.
+ * @param extensions extra members of the problem (RFC 9457 section 3.2), such as failing checks.
+ */
+export function sendProblem(res: Response, err: FieldflowError, instance?: string, extensions: Record<string, unknown> = {}): void {
   for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
+  // For whoever counts outcomes once the response is sent (ingestion metrics).
+  res.locals.problemCode = err.code;
   const body: Record<string, unknown> = {
+    ...extensions,
     type: PROBLEM_TYPE_BASE + err.code,
     title: err.title,
     status: err.status,

@@ -17,6 +17,7 @@ import { PersistentSessions } from './sessions';
 import { ProtocolLevelRefusals } from './protocol-level';
 import { Presence } from './presence';
 import { parseMessageId, type MessageDedupe } from './dedupe';
+import type { IngestMeter } from '../metrics/ingest';
 
 /** Where device reports on OTA updates go (`devices/{id}/ota/status`). */
 export interface OtaReports {
@@ -59,6 +60,8 @@ export interface BrokerDeps {
   ota: OtaReports;
   dedupe: MessageDedupe;
   events: EventBus;
+  /** Counts stored and refused device publishes. */
+  meter: IngestMeter;
   options: PlatformOptions;
   log: Logger;
   now: () => number;
@@ -147,6 +150,11 @@ export class Broker {
     });
   }
 
+  /** Devices with at least one live connection. */
+  connectedDevices(): number {
+    return this.clientsByDevice.size;
+  }
+
   /** Close every live connection of a device (its token was rotated or it was deleted). */
   disconnectDevice(deviceId: string): void {
     for (const client of this.clientsByDevice.get(deviceId) ?? []) {
@@ -173,6 +181,7 @@ export class Broker {
 
   private closedForViolation(client: Client | undefined, violation: PacketViolation): void {
     if (violation.kind === 'too-large') {
+      this.deps.meter.refused('mqtt', Errors.MQTT_PACKET_TOO_LARGE.code);
       this.deps.log.warn('closed an MQTT connection that sent an oversized packet', {
         code: Errors.MQTT_PACKET_TOO_LARGE.code,
         declaredBytes: violation.declared,
@@ -180,6 +189,7 @@ export class Broker {
       });
       return;
     }
+    this.deps.meter.refused('mqtt', Errors.MQTT_INVALID_TOPIC.code);
     const session = client ? this.sessions.get(client) : undefined;
     if (session) this.deps.devices.recordIngestError(session.deviceId, Errors.MQTT_INVALID_TOPIC.code);
     this.deps.log.warn('closed an MQTT connection that sent an invalid topic name', {
@@ -232,6 +242,7 @@ export class Broker {
     const match = authorize(PUBLISH_ACL, packet.topic, session);
     if (!match) {
       this.deps.devices.recordIngestError(session.deviceId, Errors.MQTT_TOPIC_DENIED.code);
+      this.deps.meter.refused('mqtt', Errors.MQTT_TOPIC_DENIED.code);
       this.deps.log.warn('mqtt publish denied', { device: session.deviceId, topic: packet.topic.slice(0, 256) });
       // [MQTT-3.3.5-2] no negative ack in 3.1.1: closing the connection is the refusal.
       return cb(Errors.MQTT_TOPIC_DENIED(`publish to ${packet.topic.slice(0, 256)}`));
@@ -271,8 +282,13 @@ export class Broker {
     const payload = packet.payload as Buffer;
     const { route } = match.rule;
     const channel = route === 'tags' ? `tags/${match.params.appKey}` : route === 'otaStatus' ? 'ota/status' : match.params.channel;
-    const write = (): Promise<unknown> =>
-      route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    const { meter } = this.deps;
+    // Counted as stored only if this publish was written: a resend of a message already stored is not a second message.
+    let written = false;
+    const write = (): Promise<unknown> => {
+      written = true;
+      return route === 'tags' ? this.deps.tags.commitRaw(deviceId, match.params.appKey, payload) : route === 'otaStatus' ? this.deps.ota.report(deviceId, payload) : this.deps.channels.publishRaw(deviceId, channel, payload);
+    };
     let stored: Promise<unknown>;
     try {
       const messageId = match.params.messageId;
@@ -286,12 +302,15 @@ export class Broker {
       () => this.storing.delete(stored),
     );
     return stored.then(
-      () => undefined,
+      () => {
+        if (written) meter.stored('mqtt');
+      },
       (err: Error) => {
         if (isFieldflowError(err) && err.status < 500) {
           // [MQTT-3.3.5-2] acknowledge and drop: the client must not resend a message that will
           // never be accepted. It is counted on the device and logged without its payload.
           this.deps.devices.recordIngestError(session.deviceId, err.code, channel);
+          meter.refused('mqtt', err.code);
           this.deps.log.warn('dropped an MQTT message', {
             device: session.deviceId,
             channel: channel.slice(0, 80),
@@ -303,6 +322,7 @@ export class Broker {
           return;
         }
         // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
+        meter.refused('mqtt', isFieldflowError(err) ? err.code : Errors.INTERNAL.code);
         this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
         throw err;
       },

@@ -1,6 +1,6 @@
 import type { Store } from '../store';
 import { VersionedStore } from '../store/versioned';
-import { isFinished, type Delivery, type DeliveryStatus } from './delivery';
+import { DELIVERY_STATUSES, isFinished, type Delivery, type DeliveryStatus } from './delivery';
 
 export interface DeliveryFilter {
   status?: DeliveryStatus[];
@@ -133,6 +133,18 @@ export class Outbox {
   /** Call when a finished delivery is resent. */
   reopened(): void {
     this.finished--;
+  }
+
+  /** Zero for every status. */
+  static emptyCounts(): Record<DeliveryStatus, number> {
+    return Object.fromEntries(DELIVERY_STATUSES.map((s) => [s, 0])) as Record<DeliveryStatus, number>;
+  }
+
+  /** Deliveries held, by status (finished ones up to the history limit): for metrics. */
+  countByStatus(): Record<DeliveryStatus, number> {
+    const counts = Outbox.emptyCounts();
+    for (const d of this.deliveries.values()) counts[d.status]++;
+    return counts;
   }
 
   list(filter: DeliveryFilter, before: string | null, limit: number): DeliveryPage {

@@ -9,7 +9,7 @@ import { isSeverity, type Severity } from '../alarms/severity';
 import { deviceRef, type DeviceRegistry } from '../devices/registry';
 import type { ChannelService } from '../channels/service';
 import { systemClock, type NotifyClock } from './clock';
-import { DeliveryIds, recordAttempt, type Delivery, type DeliverySource } from './delivery';
+import { DeliveryIds, recordAttempt, type Delivery, type DeliverySource, type DeliveryStatus } from './delivery';
 import { Dispatcher } from './dispatcher';
 import { checkAttachments, type StoredAttachment } from './attachments';
 import type { EndpointInput } from './endpoint-model';
@@ -383,6 +383,16 @@ export class NotifyService {
   pipelineStats(): { waiting: number; inFlight: number; following: number } {
     const s = this.dispatcher.stats();
     return { waiting: s.waiting, inFlight: s.inFlight, following: this.escalations.size() };
+  }
+
+  /**
+   * For metrics: events matched and waiting to be routed, deliveries not finished (the outbox
+   * depth), and deliveries held by status.
+   */
+  queueStats(): { inbox: number; outboxDepth: number; deliveries: Record<DeliveryStatus, number> } {
+    // Scrapes can come before start() has made the outbox.
+    const deliveries = this.outbox ? this.outbox.countByStatus() : Outbox.emptyCounts();
+    return { inbox: this.pending.length, outboxDepth: deliveries.queued + deliveries.held + deliveries.sending, deliveries };
   }
 
   // ---- sending from flows and the API

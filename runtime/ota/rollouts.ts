@@ -15,6 +15,7 @@ import { rolloutView, updateView, type Progress } from './views';
 import {
   ACTIVE_STATUSES,
   DEVICE_STEPS,
+  ROLLOUT_STATUSES,
   TERMINAL,
   TIMED_STATES,
   UPDATE_STATES,
@@ -22,6 +23,7 @@ import {
   planWaves,
   type Rollout,
   type RolloutInput,
+  type RolloutStatus,
   type TimedState,
   type Update,
   type UpdateState,
@@ -116,6 +118,13 @@ export class RolloutEngine {
     this.link = null;
     await this.rolloutStore.drain();
     await this.updateStore.drain();
+  }
+
+  /** Rollouts by status, every status present: for metrics. */
+  countByStatus(): Record<RolloutStatus, number> {
+    const counts = Object.fromEntries(ROLLOUT_STATUSES.map((s) => [s, 0])) as Record<RolloutStatus, number>;
+    for (const r of this.rollouts.values()) counts[r.status]++;
+    return counts;
   }
 
   list(): Rollout[] {

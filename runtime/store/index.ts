@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { NedbCollection, type Collection } from './collection';
-import { NedbMessageLog, type MessageLog } from './message-log';
+import { NedbMessageLog, type MessageLog, type MessageLogHooks } from './message-log';
 import type { Logger } from '../log';
 
 export type { Collection } from './collection';
@@ -22,6 +22,8 @@ export interface NedbStoreOptions {
   dir: string | null;
   /** How many files the message log is spread over. */
   messageShards: number;
+  /** Told about every message log write: storage health and group-commit metrics. */
+  messageLogHooks?: MessageLogHooks;
 }
 
 export class NedbStore implements Store {
@@ -33,7 +35,7 @@ export class NedbStore implements Store {
     private readonly log: Logger,
   ) {
     const dir = options.dir === null ? null : path.join(options.dir, 'messages');
-    this.messages = new NedbMessageLog(dir, options.messageShards, log);
+    this.messages = new NedbMessageLog(dir, options.messageShards, log, options.messageLogHooks);
   }
 
   async open(): Promise<void> {

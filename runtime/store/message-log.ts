@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type Datastore from '@seald-io/nedb';
 import { openDatastore } from './nedb';
 import { GroupCommit } from './group-commit';
 import { ID_WIDTH, joinId, padId, splitId } from '../ids/snowflake';
 import { StreamColumns } from './columns';
 import type { Logger } from '../log';
+import type { WriteHealth } from './write-health';
 
 /** One stored message as the log returns it. `json` is the data as JSON text. */
 export interface LogRecord {
@@ -110,6 +112,16 @@ interface HorizonDoc {
 
 const HORIZON_PREFIX = '~';
 
+/** The write-health source name of message log appends. */
+export const MESSAGES_SOURCE = 'messages';
+
+/** Who hears about the log's group-commit writes: storage health and metrics. */
+export interface MessageLogHooks {
+  writeHealth?: WriteHealth;
+  /** After each durable group-commit write: how many messages it held and how long it took. */
+  onCommit?: (messages: number, seconds: number) => void;
+}
+
 /** A segment whose live messages fall to this share of its stored ones is rewritten. */
 const REWRITE_BELOW = 0.5;
 const UPKEEP_DELAY_MS = 1000;
@@ -128,19 +140,27 @@ class Shard {
     private readonly dir: string | null,
     readonly file: string,
     private readonly log: Logger,
+    hooks: MessageLogHooks,
     onCommitted: (shard: Shard, doc: SegmentDoc, batch: Pending[]) => void,
   ) {
     this.commit = new GroupCommit<Pending>(
       async (batch) => {
         const doc = toSegment(batch);
+        const started = performance.now();
         try {
           await this.ds.insertAsync(doc);
         } catch (err) {
           // NeDB puts a document in memory before it writes it: take it out again, so memory
-          // does not hold messages the disk does not. (A key clash was refused before that.)
-          if (!(err as { errorType?: string }).errorType) await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
+          // does not hold messages the disk does not. (A key clash was refused before that, and
+          // says nothing about the disk.)
+          if (!(err as { errorType?: string }).errorType) {
+            await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
+            hooks.writeHealth?.failed(MESSAGES_SOURCE, err);
+          }
           throw err;
         }
+        hooks.onCommit?.(batch.length, (performance.now() - started) / 1000);
+        hooks.writeHealth?.ok(MESSAGES_SOURCE);
         this.live++;
         onCommitted(this, doc, batch);
       },
@@ -239,11 +259,13 @@ export class NedbMessageLog implements MessageLog {
   /**
    * @param dir the directory of the shard files, or null to keep the log in memory (tests).
    * @param shardCount how many files to spread streams over; fixed once data exists.
+   * @param hooks told about every append write (storage health, metrics).
    */
   constructor(
     private readonly dir: string | null,
     shardCount: number,
     private readonly log: Logger,
+    private readonly hooks: MessageLogHooks = {},
   ) {
     this.shardCount = shardCount;
   }
@@ -251,7 +273,7 @@ export class NedbMessageLog implements MessageLog {
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
     for (let i = 0; i < this.shardCount; i++) {
-      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
+      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, this.hooks, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
       const started = Date.now();
       await shard.open();
       this.shards.push(shard);

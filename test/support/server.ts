@@ -25,11 +25,23 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+export interface LaunchedServer extends ServerProcess {
+  /** Resolves once the server prints its ready banner; rejects if it exits or takes over 30 s. */
+  running: Promise<void>;
+}
+
 /**
  * Start the real server (`node dist/runtime/server.js`, what `npm start` runs) on free ports with
  * its own data directory, and wait for its ready banner.
  */
 export async function startServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<ServerProcess> {
+  const server = await launchServer(options);
+  await server.running;
+  return server;
+}
+
+/** Spawn the real server like startServer, without waiting for it to be ready (to watch it start). */
+export async function launchServer(options: { dataDir?: string; env?: Record<string, string> } = {}): Promise<LaunchedServer> {
   const dataDir = options.dataDir ?? tempDir('fieldflow-e2e-');
   const httpPort = await freePort();
   const mqttPort = await freePort();
@@ -50,7 +62,7 @@ export async function startServer(options: { dataDir?: string; env?: Record<stri
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  await new Promise<void>((resolve, reject) => {
+  const running = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), 30_000);
     const onData = () => {
       if (out.includes('Fieldflow is running')) {
@@ -64,9 +76,12 @@ export async function startServer(options: { dataDir?: string; env?: Record<stri
       reject(new Error(`server exited with ${code} before it was ready:\n${out}`));
     });
   });
+  // Handled here too, so a caller that never awaits it does not leave an unhandled rejection.
+  running.catch(() => undefined);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const httpUrl = `http://127.0.0.1:${httpPort}`;
   return {
+    running,
     child,
     dataDir,
     httpPort,

@@ -4,6 +4,7 @@ import { jsonBody, rawJsonBody, route } from '../http';
 import { validBody, validQuery } from '../validate';
 import { channelPatchSchema, historyQuerySchema } from '../schemas';
 import { requireUser, requireUserOrDevice } from '../auth';
+import { countIngest } from '../count-ingest';
 import { aggregateView, channelView, messageView, publishedView } from '../../channels/views';
 import type { HistoryQuery, RetentionOverrides } from '../../channels/service';
 
@@ -11,6 +12,7 @@ export function channelRoutes(platform: Platform): Router {
   const router = Router();
   const { channels } = platform;
   const user = requireUser(platform);
+  const counted = countIngest(platform.metrics.ingest);
   const base = '/devices/:id/channels/:channel';
 
   router.get(
@@ -42,6 +44,7 @@ export function channelRoutes(platform: Platform): Router {
   router.post(
     `${base}/messages`,
     requireUserOrDevice(platform),
+    counted,
     ...rawJsonBody(platform.options.ingest.maxPayloadBytes),
     route(async (req, res) => {
       const result = await channels.publishRaw(req.params.id, req.params.channel, req.body as Buffer);
@@ -71,6 +74,7 @@ export function channelRoutes(platform: Platform): Router {
   router.patch(
     `${base}/aggregate`,
     user,
+    counted,
     ...rawJsonBody(platform.options.ingest.maxPayloadBytes),
     route(async (req, res) => {
       const result = await channels.publishRaw(req.params.id, req.params.channel, req.body as Buffer);

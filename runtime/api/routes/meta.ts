@@ -8,9 +8,6 @@ export function metaRoutes(_platform: Platform): Router {
   const router = Router();
   const document = openApiDocument();
 
-  router.get('/health', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
   router.get('/errors', (_req, res) => {
     res.json({ items: errorCatalog() });
   });

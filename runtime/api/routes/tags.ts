@@ -4,6 +4,7 @@ import { jsonBody, rawJsonBody, route } from '../http';
 import { validBody } from '../validate';
 import { tagTypesPatchSchema } from '../schemas';
 import { requireUser, requireUserOrDevice } from '../auth';
+import { countIngest } from '../count-ingest';
 import { tagSetView } from '../../tags/views';
 import type { TagType } from '../../tags/service';
 
@@ -32,6 +33,7 @@ export function tagRoutes(platform: Platform): Router {
   router.patch(
     '/devices/:id/tags/:appKey',
     requireUserOrDevice(platform),
+    countIngest(platform.metrics.ingest),
     ...rawJsonBody(platform.options.ingest.maxPayloadBytes),
     route(async (req, res) => {
       const result = await tags.commitRaw(req.params.id, req.params.appKey, req.body as Buffer);
