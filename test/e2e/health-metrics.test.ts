@@ -202,7 +202,7 @@ describe('health, readiness and metrics of the real server', function () {
   it('is not ready while it stops, with a delivery in flight in the outbox (in public metrics), and the API refuses until the port closes', async () => {
     hook = await startWebhookReceiver();
     hook.delayMs = 30_000;
-    const s = (server = await startServer({ env: { FIELDFLOW_METRICS_PUBLIC: 'true' } }));
+    const s = (server = await startServer({ env: { FIELDFLOW_METRICS_PUBLIC: 'true', FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } }));
     const api = await s.admin();
     const ep = (await api.post('/notifications/endpoints', { type: 'webhook', name: 'slow', config: { url: hook.url } })).body;
     assert.equal((await api.post('/notifications/send', { endpoints: [ep.id], body: 'held' })).status, 202);
