@@ -3,6 +3,7 @@ import { resolveOptions, type PartialPlatformOptions, type PlatformOptions } fro
 import { createLogger, type Logger } from './log';
 import { EventBus } from './events';
 import { NedbStore, type Store } from './store';
+import { createWriteHealth, type WriteHealth } from './store/write-health';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
 import { DeviceConfigService } from './devices/config';
@@ -52,6 +53,8 @@ export interface Platform {
   readonly ota: OtaService;
   /** Flow packs: import, upgrade, roll back and remove whole solutions (Node-RED is attached by the launcher). */
   readonly packs: PackService;
+  /** How the storage writes are going: sources whose latest write failed (a full disk), for health and metrics. */
+  readonly writeHealth: WriteHealth;
   /** The MQTT broker; available once start() has resolved. Its listeners open with broker.listen(). */
   readonly broker: Broker;
   start(): Promise<StartInfo>;
@@ -66,7 +69,11 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const log = options.logger ?? createLogger('info');
   const now = options.now ?? Date.now;
   const dataDir = options.dataDir === null ? null : path.resolve(options.dataDir, 'platform');
-  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards }, log);
+  const writeHealth = createWriteHealth(log);
+  const store: Store = new NedbStore(
+    { dir: dataDir, messageShards: options.store.messageShards, fsync: options.store.fsync, io: options.store.io, writeHealth },
+    log,
+  );
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);
@@ -110,6 +117,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     notify,
     ota,
     packs,
+    writeHealth,
     get broker(): Broker {
       if (!broker) throw new Error('the platform is not started');
       return broker;
@@ -154,7 +162,9 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       // After triggers: the alarms their last fires raised are still routed to the outbox.
       await notify.stop();
       await channels.stop();
-      await devices.stop();
+      // Device presence that cannot be written (a full disk) is only stale after the restart, where
+      // every device starts offline anyway: not a reason to fail the stop.
+      await devices.stop().catch((err) => log.warn('device status could not be written at stop', { error: err.message }));
       await store.close();
     },
   };

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes, AedesPublishPacket, Client, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
 import { Errors, isFieldflowError } from '../errors';
+import { isStorageError } from '../store/data-file';
 import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
 import type { DeviceRegistry } from '../devices/registry';
@@ -258,7 +259,8 @@ export class Broker {
           return;
         }
         // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
-        this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
+        // A failing disk is logged once per run by write health, not once per message.
+        if (!isStorageError(err)) this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
         throw err;
       },
     );
