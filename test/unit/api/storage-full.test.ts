@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { startApiServer, type ApiServer } from '../../support/api-server';
 import { Api } from '../../support/http';
@@ -139,6 +141,18 @@ describe('ingestion while the disk is full', function () {
     disk.free();
     assert.equal((await s.admin.post('/alarms', { device: created.id, type: 'overheat' })).status, 201);
     assert.equal(s.platform.writeHealth.failing().find((f) => f.source === 'alarms'), undefined);
+  });
+
+  it('refuses an OTA artifact upload that does not fit with FF_STORAGE_FULL, and keeps no part of it', async function () {
+    // Artifacts are streamed with node:fs, which only a real full file system fails.
+    if (!disk.real) this.skip();
+    s = await startApiServer(options());
+    disk.fill(64 * 1024);
+    const reply = await s.admin.post('/ota/artifacts?name=fw&version=1.0.0&models=m1', Buffer.alloc(512 * 1024, 1), { 'content-type': 'application/octet-stream' });
+    assertProblem(reply, 503, 'FF_STORAGE_FULL');
+    assert.deepEqual(fs.readdirSync(path.join(disk.dir, 'platform', 'artifacts')), []);
+    disk.free();
+    assert.equal((await s.admin.post('/ota/artifacts?name=fw&version=1.0.0&models=m1', Buffer.alloc(512 * 1024, 1), { 'content-type': 'application/octet-stream' })).status, 201);
   });
 
   it('stops cleanly while the disk is full, and starts again with every acknowledged message once space is back', async () => {
