@@ -65,8 +65,9 @@ function realDisk(mountPoint: string): FullableDisk {
       fs.rmSync(filler, { force: true });
     },
     close() {
+      // Lazily: a server that has not quite exited yet must not keep the mount (and its memory) alive.
       execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
-      fs.rmSync(mountPoint, { recursive: true, force: true });
+      fs.rmdirSync(mountPoint);
     },
   };
 }
