@@ -123,7 +123,12 @@ export class DataFile {
 
   private async writeAll(fd: number, data: Buffer): Promise<void> {
     let offset = 0;
-    while (offset < data.length) offset += await this.options.io.write(fd, data, offset, data.length - offset);
+    while (offset < data.length) {
+      const written = await this.options.io.write(fd, data, offset, data.length - offset);
+      // A file system that takes nothing without saying why would otherwise spin here for ever.
+      if (written <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+      offset += written;
+    }
   }
 }
 
