@@ -89,6 +89,10 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         messageShards: read.int('FIELDFLOW_MESSAGE_SHARDS', 1, 1, 64),
         // FIELDFLOW_CHECKPOINT_MS, default 1000: how often aggregates are checkpointed.
         checkpointIntervalMs: read.int('FIELDFLOW_CHECKPOINT_MS', 1000, 10, 600_000),
+        // FIELDFLOW_FSYNC, default off: off acknowledges a message once it is in the operating system's
+        // page cache (survives a crash of the process, not a power cut); batch adds an fdatasync per
+        // group commit, so acknowledged messages survive a power cut too (see docs/operations.md for the cost).
+        fsync: read.oneOf('FIELDFLOW_FSYNC', ['off', 'batch'], 'off') as 'off' | 'batch',
       },
       // FIELDFLOW_WORKER_ID, default 0: snowflake worker id, 0..1023.
       workerId: read.int('FIELDFLOW_WORKER_ID', 0, 0, 1023),

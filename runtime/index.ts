@@ -3,6 +3,7 @@ import { resolveOptions, type PartialPlatformOptions, type PlatformOptions } fro
 import { createLogger, type Logger } from './log';
 import { EventBus } from './events';
 import { NedbStore, type Store } from './store';
+import { createWriteHealth, type WriteHealth } from './store/write-health';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
 import { DeviceConfigService } from './devices/config';
@@ -21,7 +22,6 @@ import { PackService } from './packs/service';
 import { platformResourcePorts } from './packs/resource-ports';
 import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
 import { FIELDFLOW_VERSION } from './version';
-import { createWriteHealth, type WriteHealth } from './store/write-health';
 import { Health, type PlatformPhase } from './health';
 import { createMetrics, type PlatformMetrics } from './metrics';
 
@@ -80,7 +80,10 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const writeHealth = createWriteHealth(log);
   const metrics = createMetrics();
   const health = new Health(log);
-  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards, messageLogHooks: { writeHealth, onCommit: metrics.commit } }, log);
+  const store: Store = new NedbStore(
+    { dir: dataDir, messageShards: options.store.messageShards, fsync: options.store.fsync, io: options.store.io, writeHealth, onCommit: metrics.commit },
+    log,
+  );
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);
@@ -196,7 +199,9 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       // After triggers: the alarms their last fires raised are still routed to the outbox.
       await notify.stop();
       await channels.stop();
-      await devices.stop();
+      // Device presence that cannot be written (a full disk) is only stale after the restart, where
+      // every device starts offline anyway: not a reason to fail the stop.
+      await devices.stop().catch((err) => log.warn('device status could not be written at stop', { error: err.message }));
       await store.close();
       metrics.stop();
       phase = 'stopped';

@@ -1,6 +1,7 @@
 import type { Logger } from './log';
 import type { NotifyOptions } from './notify/service';
 import type { OtaOptions } from './ota/service';
+import type { FsyncMode, StoreIo } from './store/data-file';
 
 /**
  * What createPlatform() takes. settings.ts builds this from the environment and documents every
@@ -37,6 +38,10 @@ export interface PlatformOptions {
     messageShards: number;
     /** How often aggregates are checkpointed to disk, in ms (the log replays the rest on start). */
     checkpointIntervalMs: number;
+    /** `batch`: fdatasync after every append (one per group commit), so acknowledged data survives a power cut. */
+    fsync: FsyncMode;
+    /** The file operations the store writes with; tests inject faults here (a full disk). Default: node:fs. */
+    io?: StoreIo;
   };
   /** Snowflake worker id, 0..1023: distinct per process writing to the same data. */
   workerId: number;
@@ -70,7 +75,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000, maxAggregateBytes: 1024 * 1024 },
   retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
-  store: { messageShards: 1, checkpointIntervalMs: 1000 },
+  store: { messageShards: 1, checkpointIntervalMs: 1000, fsync: 'off' },
   workerId: 0,
   auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
   notify: {

@@ -6,6 +6,7 @@ import { deviceRef, type DeviceRegistry } from '../devices/registry';
 import { isSeverity, severityRank, SEVERITIES, type Severity } from './severity';
 import { alarmView } from './views';
 import { GroupCommit } from '../store/group-commit';
+import type { WriteHealth } from '../store/write-health';
 
 export interface Alarm {
   id: string;
@@ -75,7 +76,8 @@ export class AlarmService {
    * New alarms are inserted with group commit: a burst of raises (a fleet going over a threshold at
    * once) costs a few file appends, not one per alarm.
    */
-  private readonly inserts = new GroupCommit<AlarmDoc>((docs) => this.collection.insertMany(docs));
+  private readonly inserts = new GroupCommit<AlarmDoc>((docs) => this.insertBatch(docs));
+  private health!: WriteHealth;
   /** Each alarm's last write: the next one for the same alarm waits for it, so NeDB sees them in order. */
   private readonly chains = new Map<string, Promise<void>>();
 
@@ -84,6 +86,7 @@ export class AlarmService {
   ) {}
 
   async start(store: Store): Promise<void> {
+    this.health = store.writeHealth;
     this.collection = await store.collection<AlarmDoc>('alarms');
     for (const { _id, ...doc } of await this.collection.all()) {
       const alarm = { id: _id, ...doc };
@@ -230,6 +233,17 @@ export class AlarmService {
     const alarm = typeof id === 'string' ? this.alarms.get(id) : undefined;
     if (!alarm) throw Errors.ALARM_NOT_FOUND(`No alarm has id ${JSON.stringify(String(id).slice(0, 64))}`);
     return alarm;
+  }
+
+  /** One group commit of new alarms, reported to write health (raises from triggers swallow their errors). */
+  private async insertBatch(docs: AlarmDoc[]): Promise<void> {
+    try {
+      await this.collection.insertMany(docs);
+    } catch (err) {
+      this.health.failed('alarms', err);
+      throw err;
+    }
+    this.health.ok('alarms');
   }
 
   /** Write an alarm; if the write fails, undo the in-memory change so memory matches the disk. */

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Aedes, AedesPublishPacket, Client, ConnectPacket, PublishPacket, Subscription, AuthenticateError } from 'aedes' with { 'resolution-mode': 'import' };
 import { Errors, isFieldflowError } from '../errors';
+import { isStorageError } from '../store/data-file';
 import type { Logger } from '../log';
 import type { PlatformOptions } from '../options';
 import type { DeviceRegistry } from '../devices/registry';
@@ -323,7 +324,8 @@ export class Broker {
         }
         // Not stored: no PUBACK, the connection closes, and the device resends after reconnecting.
         meter.refused('mqtt', isFieldflowError(err) ? err.code : Errors.INTERNAL.code);
-        this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
+        // A failing disk is logged once per run by write health, not once per message.
+        if (!isStorageError(err)) this.deps.log.error('mqtt ingest failed', { device: session.deviceId, error: err.message });
         throw err;
       },
     );

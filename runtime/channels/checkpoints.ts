@@ -1,5 +1,9 @@
 import type { Collection, Store } from '../store';
 import { padId } from '../ids/snowflake';
+import type { WriteHealth } from '../store/write-health';
+
+/** The name checkpoint writes are reported under in write health. */
+const SOURCE = 'aggregates';
 
 /** A channel's current state: the merge of every message it has received. */
 export interface Aggregate {
@@ -32,6 +36,7 @@ interface CheckpointDoc {
  */
 export class CheckpointStore {
   private collection!: Collection<CheckpointDoc>;
+  private health!: WriteHealth;
   /** stream key -> stored version (doc _id) */
   private readonly stored = new Map<string, string>();
   /** stream key -> last message id covered by the stored version */
@@ -40,6 +45,7 @@ export class CheckpointStore {
   private flushing: Promise<void> = Promise.resolve();
 
   async load(store: Store): Promise<Map<string, Aggregate>> {
+    this.health = store.writeHealth;
     this.collection = await store.collection<CheckpointDoc>('aggregates');
     const newest = new Map<string, CheckpointDoc>();
     const stale: string[] = [];
@@ -102,10 +108,13 @@ export class CheckpointStore {
     try {
       await this.collection.insertMany(docs);
     } catch (err) {
-      // Put them back (unless newer state arrived meanwhile) so the next flush retries.
+      // Put them back (unless newer state arrived meanwhile) so the next flush retries. Until
+      // then the log holds what they would have recorded: a restart replays it.
       for (const [stream, agg] of batch) if (!this.dirty.has(stream)) this.dirty.set(stream, agg);
+      this.health.failed(SOURCE, err);
       throw err;
     }
+    this.health.ok(SOURCE);
     const old: string[] = [];
     for (const doc of docs) {
       const previous = this.stored.get(doc.s);

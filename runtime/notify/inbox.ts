@@ -32,7 +32,7 @@ export class Inbox {
   private readonly suffix = randomBytes(3).toString('hex');
 
   constructor(spacingMs: () => number = () => 0) {
-    this.store = new VersionedStore<InboxBatch>('notify_inbox', (b) => ({ ...b }), spacingMs);
+    this.store = new VersionedStore<InboxBatch>('notify_inbox', (b) => ({ ...b }), spacingMs, 'notify:inbox');
   }
 
   async load(store: Store): Promise<InboxEntry[]> {

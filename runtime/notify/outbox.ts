@@ -58,8 +58,8 @@ export class Outbox {
     private readonly maxHistory: number,
     spacingMs: () => number = () => 0,
   ) {
-    this.store = new VersionedStore<DeliveryState>('notify_deliveries', copyState, spacingMs);
-    this.messages = new VersionedStore<StoredMessage>('notify_messages', (m) => ({ ...m, initial: copyState(m.initial) }), spacingMs);
+    this.store = new VersionedStore<DeliveryState>('notify_deliveries', copyState, spacingMs, 'notify:outbox');
+    this.messages = new VersionedStore<StoredMessage>('notify_messages', (m) => ({ ...m, initial: copyState(m.initial) }), spacingMs, 'notify:outbox-messages');
   }
 
   /** Load every stored delivery, oldest first. */

@@ -11,6 +11,7 @@ import type { Collection, Store } from '../store';
 import type { Logger } from '../log';
 import { MODEL_NAME_PATTERN } from '../devices/selector';
 import type { ManifestSigner } from './signing';
+import { isDiskFull, storageError } from '../store/data-file';
 
 /** A firmware (or any update) file and what it is for. */
 export interface Artifact {
@@ -141,7 +142,8 @@ export class ArtifactStore {
       return artifact;
     } catch (err) {
       await fsp.rm(temp, { force: true });
-      throw err;
+      // A full disk is the client's to retry later (503), not a fault of ours (500).
+      throw isDiskFull(err) ? storageError(err) : err;
     }
   }
 

@@ -1,5 +1,6 @@
 import type Datastore from '@seald-io/nedb';
 import { openDatastore } from './nedb';
+import type { DataFileOptions } from './data-file';
 import type { Logger } from '../log';
 
 /**
@@ -37,8 +38,8 @@ export class NedbCollection<T extends { _id: string }> implements Collection<T> 
     this.live = ds.getAllData().length;
   }
 
-  static async open<T extends { _id: string }>(dir: string | null, name: string, log: Logger): Promise<NedbCollection<T>> {
-    return new NedbCollection<T>(await openDatastore(dir, name), log);
+  static async open<T extends { _id: string }>(dir: string | null, name: string, files: DataFileOptions, log: Logger): Promise<NedbCollection<T>> {
+    return new NedbCollection<T>(await openDatastore(dir, name, files), log);
   }
 
   async all(): Promise<T[]> {

@@ -1,10 +1,14 @@
 import path from 'node:path';
 import { NedbCollection, type Collection } from './collection';
-import { NedbMessageLog, type MessageLog, type MessageLogHooks } from './message-log';
+import { NedbMessageLog, type MessageLog } from './message-log';
 import type { Logger } from '../log';
+import { nodeIo, type DataFileOptions, type FsyncMode, type StoreIo } from './data-file';
+import { createWriteHealth, type WriteHealth } from './write-health';
 
 export type { Collection } from './collection';
 export type { MessageLog, LogRecord, LogRange, StreamStats } from './message-log';
+export type { FsyncMode, StoreIo } from './data-file';
+export type { WriteHealth, WriteFailure } from './write-health';
 
 /**
  * The storage interface the services see. Each service opens the collections it owns; the
@@ -13,6 +17,8 @@ export type { MessageLog, LogRecord, LogRange, StreamStats } from './message-log
 export interface Store {
   collection<T extends { _id: string }>(name: string): Promise<Collection<T>>;
   readonly messages: MessageLog;
+  /** Where the services that write in the background (and retry) report how their writes go. */
+  readonly writeHealth: WriteHealth;
   open(): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,12 +28,20 @@ export interface NedbStoreOptions {
   dir: string | null;
   /** How many files the message log is spread over. */
   messageShards: number;
-  /** Told about every message log write: storage health and group-commit metrics. */
-  messageLogHooks?: MessageLogHooks;
+  /** Whether appends are followed by fdatasync (default off). */
+  fsync?: FsyncMode;
+  /** The file operations to write with (node:fs unless a test injects faults). */
+  io?: StoreIo;
+  /** Where background writers report failures (default: a new one on this store's logger). */
+  writeHealth?: WriteHealth;
+  /** After each durable message log write: how many messages it held and how long it took (metrics). */
+  onCommit?: (messages: number, seconds: number) => void;
 }
 
 export class NedbStore implements Store {
   readonly messages: MessageLog;
+  readonly writeHealth: WriteHealth;
+  private readonly files: DataFileOptions;
   private readonly opened: NedbCollection<any>[] = [];
 
   constructor(
@@ -35,7 +49,9 @@ export class NedbStore implements Store {
     private readonly log: Logger,
   ) {
     const dir = options.dir === null ? null : path.join(options.dir, 'messages');
-    this.messages = new NedbMessageLog(dir, options.messageShards, log, options.messageLogHooks);
+    this.files = { fsync: options.fsync ?? 'off', io: options.io ?? nodeIo() };
+    this.writeHealth = options.writeHealth ?? createWriteHealth(log);
+    this.messages = new NedbMessageLog(dir, options.messageShards, log, { files: this.files, writeHealth: this.writeHealth, onCommit: options.onCommit });
   }
 
   async open(): Promise<void> {
@@ -43,7 +59,7 @@ export class NedbStore implements Store {
   }
 
   async collection<T extends { _id: string }>(name: string): Promise<Collection<T>> {
-    const collection = await NedbCollection.open<T>(this.options.dir, `${name}.db`, this.log);
+    const collection = await NedbCollection.open<T>(this.options.dir, `${name}.db`, this.files, this.log);
     this.opened.push(collection);
     return collection;
   }

@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type Datastore from '@seald-io/nedb';
 import { openDatastore } from './nedb';
 import { GroupCommit } from './group-commit';
 import { ID_WIDTH, joinId, padId, splitId } from '../ids/snowflake';
 import { StreamColumns } from './columns';
 import type { Logger } from '../log';
-import type { WriteHealth } from './write-health';
+import { fileError, nodeIo, storageError, type DataFileOptions } from './data-file';
+import { createWriteHealth, type WriteHealth } from './write-health';
 
 /** One stored message as the log returns it. `json` is the data as JSON text. */
 export interface LogRecord {
@@ -112,13 +112,11 @@ interface HorizonDoc {
 
 const HORIZON_PREFIX = '~';
 
-/** The write-health source name of message log appends. */
-export const MESSAGES_SOURCE = 'messages';
-
-/** Who hears about the log's group-commit writes: storage health and metrics. */
-export interface MessageLogHooks {
-  writeHealth?: WriteHealth;
-  /** After each durable group-commit write: how many messages it held and how long it took. */
+/** How the log writes its files, and where it reports how the appends go. */
+export interface MessageLogWriting {
+  files: DataFileOptions;
+  writeHealth: WriteHealth;
+  /** After each durable group-commit write: how many messages it held and how long it took (metrics). */
   onCommit?: (messages: number, seconds: number) => void;
 }
 
@@ -140,9 +138,12 @@ class Shard {
     private readonly dir: string | null,
     readonly file: string,
     private readonly log: Logger,
-    hooks: MessageLogHooks,
+    private readonly writing: MessageLogWriting,
+    /** The name this shard's appends are reported under in write health. */
+    source: string,
     onCommitted: (shard: Shard, doc: SegmentDoc, batch: Pending[]) => void,
   ) {
+    const health = writing.writeHealth;
     this.commit = new GroupCommit<Pending>(
       async (batch) => {
         const doc = toSegment(batch);
@@ -151,16 +152,14 @@ class Shard {
           await this.ds.insertAsync(doc);
         } catch (err) {
           // NeDB puts a document in memory before it writes it: take it out again, so memory
-          // does not hold messages the disk does not. (A key clash was refused before that, and
-          // says nothing about the disk.)
-          if (!(err as { errorType?: string }).errorType) {
-            await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
-            hooks.writeHealth?.failed(MESSAGES_SOURCE, err);
-          }
-          throw err;
+          // does not hold messages the disk does not. (A key clash was refused before that.)
+          if (!(err as { errorType?: string }).errorType) await this.ds.removeAsync({ _id: doc._id }, {}).catch(() => undefined);
+          const failure = storageError(err);
+          health.failed(source, failure);
+          throw failure;
         }
-        hooks.onCommit?.(batch.length, (performance.now() - started) / 1000);
-        hooks.writeHealth?.ok(MESSAGES_SOURCE);
+        health.ok(source);
+        writing.onCommit?.(batch.length, (performance.now() - started) / 1000);
         this.live++;
         onCommitted(this, doc, batch);
       },
@@ -169,7 +168,7 @@ class Shard {
   }
 
   async open(): Promise<void> {
-    this.ds = await openDatastore(this.dir, this.file);
+    this.ds = await openDatastore(this.dir, this.file, this.writing.files);
     this.live = this.ds.getAllData().length;
   }
 
@@ -256,24 +255,28 @@ export class NedbMessageLog implements MessageLog {
   private upkeepRunning: Promise<void> | null = null;
   private upkeepTimer: NodeJS.Timeout | null = null;
 
+  private readonly writing: MessageLogWriting;
+
   /**
    * @param dir the directory of the shard files, or null to keep the log in memory (tests).
    * @param shardCount how many files to spread streams over; fixed once data exists.
-   * @param hooks told about every append write (storage health, metrics).
+   * @param writing how files are written (default: node:fs, no fsync) and where failed appends are reported.
    */
   constructor(
     private readonly dir: string | null,
     shardCount: number,
     private readonly log: Logger,
-    private readonly hooks: MessageLogHooks = {},
+    writing?: MessageLogWriting,
   ) {
     this.shardCount = shardCount;
+    this.writing = writing ?? { files: { fsync: 'off', io: nodeIo() }, writeHealth: createWriteHealth(log) };
   }
 
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
     for (let i = 0; i < this.shardCount; i++) {
-      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, this.hooks, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
+      const source = this.shardCount === 1 ? 'messages' : `messages:${i}`;
+      const shard = new Shard(this.dir, `messages-${i}.db`, this.log, this.writing, source, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
       const started = Date.now();
       await shard.open();
       this.shards.push(shard);
@@ -519,8 +522,23 @@ export class NedbMessageLog implements MessageLog {
       }
       return stored.shards;
     }
-    fs.writeFileSync(metaFile, JSON.stringify({ shards: this.shardCount, format: FORMAT }) + '\n', { mode: 0o600 });
+    writeFileAtomic(metaFile, JSON.stringify({ shards: this.shardCount, format: FORMAT }) + '\n');
     return this.shardCount;
+  }
+}
+
+/**
+ * Write a small file whole or not at all: a full disk must not leave a truncated meta file, which
+ * the next start could not parse.
+ */
+function writeFileAtomic(file: string, text: string): void {
+  const temp = `${file}.tmp`;
+  try {
+    fs.writeFileSync(temp, text, { mode: 0o600 });
+    fs.renameSync(temp, file);
+  } catch (err) {
+    fs.rmSync(temp, { force: true });
+    throw fileError(err, file, 'written');
   }
 }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Collection, Store } from './index';
+import type { WriteHealth } from './write-health';
 
 /** How long to wait before writing again after a failed write. */
 const RETRY_MS = 1000;
@@ -21,6 +22,7 @@ type VersionedDoc<T> = T & { _id: string; v: number };
  */
 export class VersionedStore<T extends { key: string }> {
   private collection!: Collection<VersionedDoc<T>>;
+  private health!: WriteHealth;
   private readonly stored = new Map<string, string>();
   /** Key -> how to read its current record at flush time (null: gone, skip). */
   private readonly dirty = new Map<string, () => T | null>();
@@ -36,14 +38,17 @@ export class VersionedStore<T extends { key: string }> {
    * @param spacingMs how long to let changes gather before the next write starts. Every NeDB
    *   append opens and closes the file, so while the process is busy, fewer and larger writes save
    *   CPU for a few milliseconds of latency. 0 (the default): write as soon as possible.
+   * @param source the name its writes are reported under in write health.
    */
   constructor(
     private readonly name: string,
     private readonly copy: (record: T) => T = structuredClone,
     private readonly spacingMs: () => number = () => 0,
+    private readonly source = `versioned:${name}`,
   ) {}
 
   async load(store: Store): Promise<T[]> {
+    this.health = store.writeHealth;
     this.collection = await store.collection<VersionedDoc<T>>(this.name);
     const newest = new Map<string, VersionedDoc<T>>();
     const stale: string[] = [];
@@ -127,8 +132,13 @@ export class VersionedStore<T extends { key: string }> {
     const batch = [...this.dirty];
     this.dirty.clear();
     this.running = this.write(batch).then(
-      () => waiter.resolve(),
+      () => {
+        this.health.ok(this.source);
+        waiter.resolve();
+      },
       (err: Error) => {
+        // Failures are retried below, so they are reported (once per run) rather than logged here.
+        this.health.failed(this.source, err);
         // Retry what failed with the next write, unless newer state is already queued.
         for (const [key, read] of batch) if (!this.dirty.has(key)) this.dirty.set(key, read);
         waiter.reject(err);

@@ -13,6 +13,7 @@ import { compilePath, MISSING, readPath } from './path';
 import { runBacktest, type BacktestRange, type BacktestResult } from './backtest';
 import type { StateRecord } from './state-store';
 import { VersionedStore } from '../store/versioned';
+import { isStorageError } from '../store/data-file';
 
 /** A trigger ready to run. */
 interface Compiled {
@@ -301,8 +302,9 @@ export class TriggerService {
         try {
           await this.states.save(slot.key, () => (this.slots.get(slot.key) === slot ? record(slot) : null));
         } catch (err) {
-          // Carry on: announcing a fire late or twice after a crash is better than never.
-          this.deps.log.error('trigger state write failed', { trigger: slot.compiled.trigger.id, device: slot.deviceId, error: (err as Error).message });
+          // Carry on: announcing a fire late or twice after a crash is better than never. The store
+          // retries, and a failing disk is logged once per run by write health.
+          if (!isStorageError(err)) this.deps.log.error('trigger state write failed', { trigger: slot.compiled.trigger.id, device: slot.deviceId, error: (err as Error).message });
         }
         for (const action of actions) {
           if ('fire' in action) {

@@ -25,4 +25,10 @@ describe('settings', () => {
       assert.throws(() => loadSettings({ FIELDFLOW_NOTIFY_ALLOW_PRIVATE: value }), /FIELDFLOW_NOTIFY_ALLOW_PRIVATE/, value);
     }
   });
+
+  it('leaves fsync off unless FIELDFLOW_FSYNC=batch, and refuses other values naming the variable', () => {
+    assert.equal(loadSettings({}).platform.store?.fsync, 'off');
+    assert.equal(loadSettings({ FIELDFLOW_FSYNC: 'batch' }).platform.store?.fsync, 'batch');
+    assert.throws(() => loadSettings({ FIELDFLOW_FSYNC: 'always' }), /FIELDFLOW_FSYNC must be one of off, batch; got "always"/);
+  });
 });
