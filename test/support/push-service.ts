@@ -336,7 +336,7 @@ function selfSignedCertificate(): { key: string; cert: string } {
   const altNames = seq(der(0x82, Buffer.from('localhost')), der(0x87, Buffer.from([127, 0, 0, 1])));
   const tbs = seq(
     der(0xa0, integer(Buffer.from([2]))),
-    integer(crypto.randomBytes(16)),
+    serialNumber(),
     ecdsaWithSha256,
     name,
     seq(utcTime(now - 60_000), utcTime(now + 24 * 3600_000)),
@@ -371,6 +371,13 @@ function seq(...content: Buffer[]): Buffer {
 }
 
 /** A DER INTEGER is signed: a leading 1 bit would make it negative, so it gets a 0 byte first. */
+/** A positive 16-byte serial whose first byte is never 0: DER forbids a leading zero byte before one below 0x80. */
+function serialNumber(): Buffer {
+  const bytes = crypto.randomBytes(16);
+  bytes[0] = (bytes[0] & 0x7f) | 0x01;
+  return integer(bytes);
+}
+
 function integer(bytes: Buffer): Buffer {
   return der(0x02, bytes[0] & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
 }
