@@ -135,6 +135,7 @@ export const Errors = {
   MQTT_TOPIC_DENIED: define('FF_MQTT_TOPIC_DENIED', 403, 'Topic outside the device namespace'),
   MQTT_CLIENT_ID_REJECTED: define('FF_MQTT_CLIENT_ID_REJECTED', 400, 'MQTT client id rejected'),
   MQTT_PACKET_TOO_LARGE: define('FF_MQTT_PACKET_TOO_LARGE', 413, 'MQTT packet too large'),
+  HISTORY_TOO_LARGE: define('FF_HISTORY_TOO_LARGE', 503, 'Stored history does not fit in memory'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),
 } as const;

@@ -21,6 +21,7 @@ import { PackService } from './packs/service';
 import { platformResourcePorts } from './packs/resource-ports';
 import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
 import { FIELDFLOW_VERSION } from './version';
+import { resolveBudgetBytes } from './store/memory-model';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -66,7 +67,12 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const log = options.logger ?? createLogger('info');
   const now = options.now ?? Date.now;
   const dataDir = options.dataDir === null ? null : path.resolve(options.dataDir, 'platform');
-  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards }, log);
+  const memory = {
+    budgetBytes: resolveBudgetBytes(options.store.memoryBudgetBytes),
+    configured: options.store.memoryBudgetBytes !== null,
+    trimOnStart: options.store.trimToBudgetOnStart,
+  };
+  const store: Store = new NedbStore({ dir: dataDir, messageShards: options.store.messageShards, memory }, log);
   const events = new EventBus(log);
   const ids = new SnowflakeGenerator(options.workerId, now);
   const devices = new DeviceRegistry(now, log);

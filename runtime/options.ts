@@ -37,6 +37,13 @@ export interface PlatformOptions {
     messageShards: number;
     /** How often aggregates are checkpointed to disk, in ms (the log replays the rest on start). */
     checkpointIntervalMs: number;
+    /**
+     * Memory for retained messages, in bytes; the oldest are trimmed to stay within it. null: half of V8's heap
+     * limit.
+     */
+    memoryBudgetBytes: number | null;
+    /** At start, delete the oldest messages of a history that does not fit the budget instead of refusing to start. */
+    trimToBudgetOnStart: boolean;
   };
   /** Snowflake worker id, 0..1023: distinct per process writing to the same data. */
   workerId: number;
@@ -69,7 +76,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000, maxAggregateBytes: 1024 * 1024 },
   retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
-  store: { messageShards: 1, checkpointIntervalMs: 1000 },
+  store: { messageShards: 1, checkpointIntervalMs: 1000, memoryBudgetBytes: null, trimToBudgetOnStart: false },
   workerId: 0,
   auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
   notify: {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { NedbCollection, type Collection } from './collection';
 import { NedbMessageLog, type MessageLog } from './message-log';
 import type { Logger } from '../log';
+import type { MemoryOptions } from './memory-budget';
 
 export type { Collection } from './collection';
 export type { MessageLog, LogRecord, LogRange, StreamStats } from './message-log';
@@ -22,6 +23,8 @@ export interface NedbStoreOptions {
   dir: string | null;
   /** How many files the message log is spread over. */
   messageShards: number;
+  /** The message log's memory budget; by default half of the heap limit. */
+  memory?: MemoryOptions;
 }
 
 export class NedbStore implements Store {
@@ -33,7 +36,7 @@ export class NedbStore implements Store {
     private readonly log: Logger,
   ) {
     const dir = options.dir === null ? null : path.join(options.dir, 'messages');
-    this.messages = new NedbMessageLog(dir, options.messageShards, log);
+    this.messages = new NedbMessageLog(dir, options.messageShards, log, options.memory);
   }
 
   async open(): Promise<void> {

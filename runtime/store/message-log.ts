@@ -6,6 +6,9 @@ import { GroupCommit } from './group-commit';
 import { ID_WIDTH, joinId, padId, splitId } from '../ids/snowflake';
 import { StreamColumns } from './columns';
 import type { Logger } from '../log';
+import { MemoryBudget, type MemoryOptions } from './memory-budget';
+import { heapLimitBytes, resolveBudgetBytes, segmentBytes, stringBytes } from './memory-model';
+import { fitHistory } from './history-fit';
 
 /** One stored message as the log returns it. `json` is the data as JSON text. */
 export interface LogRecord {
@@ -50,6 +53,8 @@ export interface MessageLog {
   drop(stream: string): Promise<number>;
   /** The newest id in the whole log, so an id generator can start past it after a restart. */
   maxId(): string | undefined;
+  /** The memory the retained history takes against its budget, for a backend that holds it in memory. */
+  readonly memory?: MemoryBudget;
 }
 
 /**
@@ -235,21 +240,29 @@ export class NedbMessageLog implements MessageLog {
   private readonly upkeep = new Set<Segment>();
   private upkeepRunning: Promise<void> | null = null;
   private upkeepTimer: NodeJS.Timeout | null = null;
+  readonly memory: MemoryBudget;
 
   /**
    * @param dir the directory of the shard files, or null to keep the log in memory (tests).
    * @param shardCount how many files to spread streams over; fixed once data exists.
+   * @param memoryOptions the memory budget; by default a share of the heap limit.
    */
   constructor(
     private readonly dir: string | null,
     shardCount: number,
     private readonly log: Logger,
+    private readonly memoryOptions: MemoryOptions = { budgetBytes: resolveBudgetBytes(null), configured: false, trimOnStart: false },
   ) {
     this.shardCount = shardCount;
+    this.memory = new MemoryBudget(memoryOptions.budgetBytes, (bytes) => this.oldestCutoff(bytes));
   }
 
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
+    if (this.dir !== null) {
+      const files = Array.from({ length: this.shardCount }, (_, i) => path.join(this.dir!, `messages-${i}.db`));
+      fitHistory(files, { ...this.memoryOptions, heapLimitBytes: heapLimitBytes() }, this.log);
+    }
     for (let i = 0; i < this.shardCount; i++) {
       const shard = new Shard(this.dir, `messages-${i}.db`, this.log, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
       const started = Date.now();
@@ -354,7 +367,7 @@ export class NedbMessageLog implements MessageLog {
     const horizon = padId(joinId(cols.msAt(count - 1), cols.lowAt(count - 1)));
     cols.shift(count, (no) => {
       const segment = this.segments.get(no)!;
-      segment.live--;
+      if (--segment.live === 0) this.memory.footprint.reclaimableBytes += costOf(segment);
       if (purge) segment.purge = true;
       if (purge || segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
     });
@@ -373,6 +386,9 @@ export class NedbMessageLog implements MessageLog {
     const no = this.freeSegmentNos.pop() ?? this.nextSegmentNo++;
     const segment: Segment = { no, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: messages.length, purge: false };
     this.segments.set(segment.no, segment);
+    const bytes = costOf(segment);
+    this.memory.footprint.add(segment.total, bytes);
+    if (segment.live === 0) this.memory.footprint.reclaimableBytes += bytes;
     // Messages behind their stream's horizon were trimmed before the file was last loaded.
     if (segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
     for (let i = 0; i < messages.length; i++) {
@@ -437,6 +453,7 @@ export class NedbMessageLog implements MessageLog {
       await segment.shard.remove(segment.id);
       this.segments.delete(segment.no);
       this.freeSegmentNos.push(segment.no);
+      this.forgetCost(segment);
       return;
     }
     const rewritten = toSegment(kept);
@@ -450,12 +467,38 @@ export class NedbMessageLog implements MessageLog {
       this.index.get(m.stream)!.move(row, segment.no, pos);
       live++;
     });
+    this.forgetCost(segment);
     segment.t = rewritten.t;
     segment.o = rewritten.o;
     segment.total = kept.length;
     segment.live = live;
     segment.purge = false;
+    const bytes = costOf(segment);
+    this.memory.footprint.add(segment.total, bytes);
+    if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
     if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+  }
+
+  /** Take a segment that leaves memory (or is replaced) out of the footprint. */
+  private forgetCost(segment: Segment): void {
+    const bytes = costOf(segment);
+    this.memory.footprint.remove(segment.total, bytes);
+    if (segment.live === 0) this.memory.footprint.reclaimableBytes -= bytes;
+  }
+
+  /**
+   * Walk the segments oldest first (the map keeps them in the order they were written or loaded, which is id
+   * order within a file) until the live ones hold `bytes`; the id of the next one bounds the messages to trim.
+   */
+  private oldestCutoff(bytes: number): string | undefined {
+    let freed = 0;
+    for (const segment of this.segments.values()) {
+      if (segment.live === 0) continue;
+      if (freed >= bytes) return segment.id;
+      freed += costOf(segment);
+    }
+    const newest = this.maxId();
+    return newest === undefined ? undefined : (BigInt(newest) + 1n).toString();
   }
 
   /** The row of a message in its stream's index, or -1 if it is no longer there. */
@@ -500,6 +543,11 @@ export class NedbMessageLog implements MessageLog {
     fs.writeFileSync(metaFile, JSON.stringify({ shards: this.shardCount, format: FORMAT }) + '\n', { mode: 0o600 });
     return this.shardCount;
   }
+}
+
+/** A segment's heap bytes by the memory model. */
+function costOf(segment: Segment): number {
+  return segmentBytes(segment.total, stringBytes(segment.t));
 }
 
 /** The on-disk layout of the message files; bumped when it changes. */
