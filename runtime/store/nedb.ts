@@ -1,13 +1,15 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import Datastore from '@seald-io/nedb';
+import { streamRewrites } from './streaming-compaction';
 
 /** Data files hold credential hashes: owner-only permissions. */
 const MODES = { fileMode: 0o600, dirMode: 0o700 };
 
 /**
  * Open (and load) one NeDB datastore. `dir === null` keeps it in memory, for tests.
- * Loading rewrites the file without its dead lines, which is NeDB's own compaction.
+ * Loading rewrites the file without its dead lines, which is NeDB's own compaction (streamed: see
+ * streaming-compaction.ts).
  */
 export async function openDatastore(dir: string | null, name: string): Promise<Datastore> {
   if (dir === null) {
@@ -19,6 +21,7 @@ export async function openDatastore(dir: string | null, name: string): Promise<D
   const filename = path.join(dir, name);
   cutTornTail(filename);
   const ds = new Datastore({ filename, modes: MODES });
+  streamRewrites(ds);
   await ds.loadDatabaseAsync();
   return ds;
 }
