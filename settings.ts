@@ -67,8 +67,8 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         messageShards: read.int('FIELDFLOW_MESSAGE_SHARDS', 1, 1, 64),
         // FIELDFLOW_CHECKPOINT_MS, default 1000: how often aggregates are checkpointed.
         checkpointIntervalMs: read.int('FIELDFLOW_CHECKPOINT_MS', 1000, 10, 600_000),
-        // FIELDFLOW_MEMORY_BUDGET_MB, default half of the heap limit (node --max-old-space-size, else Node's default
-        // for the machine): memory for retained messages. From 80% it warns; at 100% the oldest messages of every
+        // FIELDFLOW_MEMORY_BUDGET_MB, default half of what the heap limit (node --max-old-space-size, else Node's
+        // default for the machine) leaves after 128 MB for the rest of the server: memory for retained messages. From 80% it warns; at 100% the oldest messages of every
         // channel are trimmed. A start whose stored history needs more than the budget refuses to load it.
         memoryBudgetBytes: env.FIELDFLOW_MEMORY_BUDGET_MB ? read.int('FIELDFLOW_MEMORY_BUDGET_MB', 0, 1, 1024 * 1024) * 2 ** 20 : null,
         // FIELDFLOW_MEMORY_TRIM_ON_START, default false: true deletes the oldest messages of a stored history that

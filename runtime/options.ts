@@ -38,8 +38,8 @@ export interface PlatformOptions {
     /** How often aggregates are checkpointed to disk, in ms (the log replays the rest on start). */
     checkpointIntervalMs: number;
     /**
-     * Memory for retained messages, in bytes; the oldest are trimmed to stay within it. null: half of V8's heap
-     * limit.
+     * Memory for retained messages, in bytes; the oldest are trimmed to stay within it. null: half of what V8's
+     * heap limit leaves after 128 MB for the rest of the server.
      */
     memoryBudgetBytes: number | null;
     /** At start, delete the oldest messages of a history that does not fit the budget instead of refusing to start. */

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Errors } from '../errors';
 import type { Logger } from '../log';
 import { idToTime } from '../ids/snowflake';
-import { DEFAULT_BUDGET_SHARE, TRIM_TARGET_RATIO, mib } from './memory-model';
+import { DEFAULT_BUDGET_SHARE, RESERVED_HEAP_BYTES, TRIM_TARGET_RATIO, mib } from './memory-model';
 import { forEachLine, lineId, scanMessageFile, type FileScan } from './history-scan';
 import type { MemoryOptions } from './memory-budget';
 
@@ -38,6 +38,12 @@ export function fitHistory(files: string[], options: FitOptions, log: Logger): v
   const scans = files.map(scanMessageFile);
   const estimated = sum(scans, (s) => s.estimatedBytes);
   const messages = sum(scans, (s) => s.messages);
+  if (options.configured && options.budgetBytes > options.heapLimitBytes - RESERVED_HEAP_BYTES) {
+    log.warn(`FIELDFLOW_MEMORY_BUDGET_MB leaves the rest of the server less than ${mib(RESERVED_HEAP_BYTES)} of the heap; it may run out of memory before the budget is reached. Raise the heap limit (--max-old-space-size) or lower the budget`, {
+      budgetMB: toMb(options.budgetBytes),
+      heapLimitMB: toMb(options.heapLimitBytes),
+    });
+  }
   const limit = Math.min(options.budgetBytes * START_SLACK, options.heapLimitBytes * MAX_HEAP_SHARE);
   if (messages > 0) {
     log.info('message history', { messages, writes: sum(scans, (s) => s.segments), estimatedMB: toMb(estimated), budgetMB: toMb(options.budgetBytes) });
@@ -130,18 +136,18 @@ function refusal(scans: FileScan[], estimated: number, cut: Cut, options: FitOpt
     ? `more than ${MAX_HEAP_SHARE * 100}% of the ${mib(options.heapLimitBytes)} heap limit`
     : options.configured
       ? `more than its memory budget, FIELDFLOW_MEMORY_BUDGET_MB=${toMb(options.budgetBytes)}`
-      : `more than its memory budget of ${mib(options.budgetBytes)} (${DEFAULT_BUDGET_SHARE * 100}% of the ${mib(options.heapLimitBytes)} heap limit)`;
+      : `more than its memory budget of ${mib(options.budgetBytes)} (by default, half of what the ${mib(options.heapLimitBytes)} heap limit leaves after ${mib(RESERVED_HEAP_BYTES)} for the rest of the server)`;
   // Enough for the history to sit below the warning level, rounded up.
   const budgetMb = roundUp(toMb(estimated / 0.75), 100);
-  const heapMb = roundUp(Math.max(budgetMb / DEFAULT_BUDGET_SHARE, toMb(options.heapLimitBytes)), 512);
-  const raiseBudget = budgetMb * 2 ** 20 <= options.heapLimitBytes * MAX_HEAP_SHARE ? `, or set FIELDFLOW_MEMORY_BUDGET_MB=${budgetMb}` : '';
+  const heapMb = roundUp(Math.max(budgetMb / DEFAULT_BUDGET_SHARE + toMb(RESERVED_HEAP_BYTES), toMb(options.heapLimitBytes)), 512);
+  const raiseBudget = budgetMb * 2 ** 20 <= options.heapLimitBytes - RESERVED_HEAP_BYTES ? `, or set FIELDFLOW_MEMORY_BUDGET_MB=${budgetMb}` : '';
   const deleted = cut.all
     ? `all ${messages.toLocaleString('en-US')} messages`
     : `the oldest ${cut.messages.toLocaleString('en-US')} messages (written before ${new Date(idToTime(cut.cutoff)).toISOString()}), keeping the newest ${(messages - cut.messages).toLocaleString('en-US')}`;
   return [
     `The stored message history (${messages.toLocaleString('en-US')} messages in ${path.dirname(scans[0].file)}) needs about ${mib(estimated)} of memory, ${over}.`,
     'It was not loaded, so that Fieldflow does not run out of memory. Any one of these lets it start:',
-    `  - give it more memory: NODE_OPTIONS=--max-old-space-size=${heapMb} (the default budget is ${DEFAULT_BUDGET_SHARE * 100}% of it)${raiseBudget};`,
+    `  - give it more memory: NODE_OPTIONS=--max-old-space-size=${heapMb} (the default budget follows the heap limit)${raiseBudget};`,
     `  - delete old messages: FIELDFLOW_MEMORY_TRIM_ON_START=true deletes ${deleted}; lower the retention (FIELDFLOW_RETENTION_DAYS, FIELDFLOW_RETENTION_MAX_COUNT) so it does not grow back;`,
     '  - keep the history on disk instead: PostgreSQL (FIELDFLOW_DATABASE_URL), in a later release.',
   ].join('\n');

@@ -23,7 +23,7 @@ export interface NedbStoreOptions {
   dir: string | null;
   /** How many files the message log is spread over. */
   messageShards: number;
-  /** The message log's memory budget; by default half of the heap limit. */
+  /** The message log's memory budget; by default derived from the heap limit (memory-model.ts). */
   memory?: MemoryOptions;
 }
 

@@ -16,8 +16,16 @@ import v8 from 'node:v8';
 export const SEGMENT_BYTES = 744;
 export const MESSAGE_BYTES = 86;
 
-/** Default budget: this share of V8's heap limit (`--max-old-space-size`, else Node's default for the machine). */
+/**
+ * Heap the rest of a server needs, whatever its history: V8's young generation (48 MB on 64-bit Node, part of the
+ * heap limit but no room for data that stays) and the server itself (36 MB for Node-RED, the broker and the
+ * platform with no flows, measured), with room for flows and connections.
+ */
+export const RESERVED_HEAP_BYTES = 128 * 2 ** 20;
+/** Default budget: this share of V8's heap limit (`--max-old-space-size`, else Node's default for the machine) less the reserve. */
 export const DEFAULT_BUDGET_SHARE = 0.5;
+/** The smallest default budget, for a heap limit that leaves nothing after the reserve. */
+const MIN_DEFAULT_BUDGET_BYTES = 8 * 2 ** 20;
 /** The history warns at this share of its budget... */
 export const WARN_RATIO = 0.8;
 /** ...and warns again only after falling below this one, so a store hovering near the line warns once. */
@@ -59,9 +67,12 @@ export function heapLimitBytes(): number {
   return v8.getHeapStatistics().heap_size_limit;
 }
 
-/** The budget in force: the configured one, or the default share of the heap limit. */
+/**
+ * The budget in force: the configured one, or half of what the heap limit leaves after the reserve (2,008 MB of
+ * Node's default 4,144 MB limit on a 64-bit machine with 16 GB or more).
+ */
 export function resolveBudgetBytes(configured: number | null | undefined, heapLimit = heapLimitBytes()): number {
-  return configured ?? Math.floor(heapLimit * DEFAULT_BUDGET_SHARE);
+  return configured ?? Math.max(MIN_DEFAULT_BUDGET_BYTES, Math.floor((heapLimit - RESERVED_HEAP_BYTES) * DEFAULT_BUDGET_SHARE));
 }
 
 export function stateOf(ratio: number): MemoryState {

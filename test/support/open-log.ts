@@ -1,6 +1,6 @@
 /**
  * Open a message log directory in this process and print what it holds, as JSON: for tests that start it in a
- * child process with a small heap (`node --max-old-space-size=N open-log.js DIR [SHARDS]`). A refusal prints the
+ * child process with a small heap (`node --max-old-space-size=N open-log.js DIR BUDGET_MB`). A refusal prints the
  * error's code and message and exits with 2.
  */
 import { NedbMessageLog } from '../../runtime/store/message-log';
@@ -8,8 +8,8 @@ import { silentLogger } from '../../runtime/log';
 import { isFieldflowError } from '../../runtime/errors';
 
 async function main(): Promise<void> {
-  const [dir, shards] = process.argv.slice(2);
-  const log = new NedbMessageLog(dir, Number(shards ?? 1), silentLogger);
+  const [dir, budgetMb] = process.argv.slice(2);
+  const log = new NedbMessageLog(dir, 1, silentLogger, { budgetBytes: Number(budgetMb) * 2 ** 20, configured: true, trimOnStart: false });
   try {
     await log.open();
   } catch (err) {

@@ -37,12 +37,12 @@ describe('NeDB file rewrites', () => {
     const ids = new SnowflakeGenerator(0);
     const log = new NedbMessageLog(dir, 1, silentLogger);
     await log.open();
-    // 75,000 messages of 1 KiB, 1,000 per write: about 80 MB on the heap and as much on disk. A 128 MB old space
-    // (176 MB heap limit, so an 88 MB budget) holds them once, not twice.
+    // 75,000 messages of 1 KiB, 1,000 per write: about 80 MB on the heap and as much on disk, within an 88 MB budget.
+    // A 128 MB old space holds them once, not twice.
     const body = JSON.stringify({ blob: 'y'.repeat(1000) });
     for (let i = 0; i < 75_000; i += 1000) await Promise.all(Array.from({ length: 1000 }, (_, j) => log.append(`d${(i + j) % 10}/x`, ids.next(), body)));
     await log.close();
-    const { stdout } = await run(process.execPath, ['--max-old-space-size=128', OPEN_LOG, dir], { maxBuffer: 1 << 20 }).catch((err) => {
+    const { stdout } = await run(process.execPath, ['--max-old-space-size=128', OPEN_LOG, dir, '88'], { maxBuffer: 1 << 20 }).catch((err) => {
       throw new Error(`the child failed (${err.code ?? err.signal}): ${err.stderr?.slice(-2000)}`);
     });
     const result = JSON.parse(stdout);
