@@ -5,7 +5,8 @@
  * one message per commit, a burst or an import up to thousands. For each pattern and payload it stores N and then
  * 3N messages (100 devices, one channel each), measures the heap (and typed-array memory) after garbage collection
  * while the writer still runs and again after a restart on that data. The slope between N and 3N is what one more
- * retained message costs, without fixed costs. It also prints the store's own estimate of the same (the model in
+ * retained message costs, without fixed costs, once the store's background work (merging small writes among it) has
+ * settled. It also prints the store's own estimate of the same (the model in
  * runtime/store/memory-model.ts), so the model can be checked against the measurement.
  * Run with --expose-gc (the npm script does). Options: --messages N (default 20000), --patterns 1,1000.
  */
@@ -27,6 +28,17 @@ function platformOn(dir: string): Platform {
     retention: { maxCount: 100_000_000 },
     store: { memoryBudgetBytes: Number.MAX_SAFE_INTEGER },
   });
+}
+
+/** Wait until the store's background upkeep (deletions, rewrites, merges of small writes) has settled. */
+async function settled(platform: Platform): Promise<void> {
+  let last = -1;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1500));
+    const now = platform.channels.memoryUsage().estimatedBytes;
+    if (now === last) return;
+    last = now;
+  }
 }
 
 /** JS heap plus ArrayBuffer memory (typed arrays live outside the heap), after garbage collection. */
@@ -68,11 +80,13 @@ async function heapWith(n: number, perCommit: number, payload: (i: number) => st
   for (let i = 0; i < n; i += perCommit) {
     await Promise.all(Array.from({ length: Math.min(perCommit, n - i) }, (_, j) => writer.channels.publishRaw(devices[(i + j) % 100], 'telemetry', payload(i + j))));
   }
+  await settled(writer);
   const live = heapAfterGc() - started;
   await writer.stop();
   const before = heapAfterGc();
   const reader = platformOn(dir);
   await reader.start();
+  await settled(reader);
   const restarted = heapAfterGc() - before;
   const estimated = reader.channels.memoryUsage().estimatedBytes;
   const disk = dirBytes(path.join(dir, 'platform', 'messages'));

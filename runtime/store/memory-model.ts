@@ -5,8 +5,9 @@ import v8 from 'node:v8';
  * as a fixed cost per segment, a cost per message and the bytes of its JSON texts. Measured with
  * `npm run bench:memory` (Node 20, heap plus typed arrays after garbage collection, on a running server):
  *
- * - one message per commit (a fleet at normal rates): about 830 bytes + the payload per message;
- * - 1,000 messages per commit: about 86 bytes + the payload per message.
+ * - one message per commit (a fleet at normal rates), before the log merges such segments: about 830 bytes + the
+ *   payload per message;
+ * - 1,000 messages per commit (or merged): about 86 bytes + the payload per message.
  *
  * The fixed cost is NeDB's document (an object, three arrays, the id, key and stream strings), its node in NeDB's
  * id tree and the log's own record of the segment. The per-message cost is an id in the key string, two array
