@@ -93,6 +93,13 @@ export function loadSettings(env: Env = process.env): ServerSettings {
         // page cache (survives a crash of the process, not a power cut); batch adds an fdatasync per
         // group commit, so acknowledged messages survive a power cut too (see docs/operations.md for the cost).
         fsync: read.oneOf('FIELDFLOW_FSYNC', ['off', 'batch'], 'off') as 'off' | 'batch',
+        // FIELDFLOW_MEMORY_BUDGET_MB, default half of what the heap limit (node --max-old-space-size, else Node's
+        // default for the machine) leaves after 128 MB for the rest of the server: memory for retained messages. From 80% it warns; at 100% the oldest messages of every
+        // channel are trimmed. A start whose stored history needs more than the budget refuses to load it.
+        memoryBudgetBytes: env.FIELDFLOW_MEMORY_BUDGET_MB ? read.int('FIELDFLOW_MEMORY_BUDGET_MB', 0, 1, 1024 * 1024) * 2 ** 20 : null,
+        // FIELDFLOW_MEMORY_TRIM_ON_START, default false: true deletes the oldest messages of a stored history that
+        // does not fit the budget before loading it, instead of refusing to start.
+        trimToBudgetOnStart: read.bool('FIELDFLOW_MEMORY_TRIM_ON_START', false),
       },
       // FIELDFLOW_WORKER_ID, default 0: snowflake worker id, 0..1023.
       workerId: read.int('FIELDFLOW_WORKER_ID', 0, 0, 1023),

@@ -140,6 +140,7 @@ export const Errors = {
   MQTT_INVALID_TOPIC: define('FF_MQTT_INVALID_TOPIC', 400, 'MQTT topic name is not well-formed UTF-8'),
   STORAGE_FULL: define('FF_STORAGE_FULL', 503, 'Storage full'),
   STORAGE_UNAVAILABLE: define('FF_STORAGE_UNAVAILABLE', 503, 'Storage write failed'),
+  HISTORY_TOO_LARGE: define('FF_HISTORY_TOO_LARGE', 503, 'Stored history does not fit in memory'),
   UNAVAILABLE: define('FF_UNAVAILABLE', 503, 'Service unavailable'),
   NOT_READY: define('FF_NOT_READY', 503, 'Not ready'),
   INTERNAL: define('FF_INTERNAL', 500, 'Internal error'),

@@ -24,6 +24,7 @@ import { DEFAULT_MAX_PACK_BYTES } from './packs/model';
 import { FIELDFLOW_VERSION } from './version';
 import { Health, type PlatformPhase } from './health';
 import { createMetrics, type PlatformMetrics } from './metrics';
+import { resolveBudgetBytes } from './store/memory-model';
 
 export type { PlatformOptions, PartialPlatformOptions } from './options';
 
@@ -80,8 +81,13 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const writeHealth = createWriteHealth(log);
   const metrics = createMetrics();
   const health = new Health(log);
+  const memory = {
+    budgetBytes: resolveBudgetBytes(options.store.memoryBudgetBytes),
+    configured: options.store.memoryBudgetBytes !== null,
+    trimOnStart: options.store.trimToBudgetOnStart,
+  };
   const store: Store = new NedbStore(
-    { dir: dataDir, messageShards: options.store.messageShards, fsync: options.store.fsync, io: options.store.io, writeHealth, onCommit: metrics.commit },
+    { dir: dataDir, messageShards: options.store.messageShards, fsync: options.store.fsync, io: options.store.io, writeHealth, onCommit: metrics.commit, memory },
     log,
   );
   const events = new EventBus(log);
@@ -110,6 +116,12 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     if (failing.length) return { ok: false, detail: failing.map((f) => ({ source: f.source, code: f.code, since: new Date(f.since).toISOString(), failedWrites: f.count })) };
     return { ok: true };
   });
+  // The budget is enforced by trimming, so a history near or at it does not make the server unready; the check
+  // shows the state (`warn` from 80%) where operators look.
+  health.register('memory', () => {
+    const m = channels.memoryUsage();
+    return { ok: true, detail: { state: m.state, ratio: Math.round(m.ratio * 1000) / 1000, estimatedBytes: m.estimatedBytes, budgetBytes: m.budgetBytes } };
+  });
   metrics.watch({
     version: FIELDFLOW_VERSION,
     connectedDevices: () => broker?.connectedDevices() ?? 0,
@@ -118,6 +130,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     rollouts: () => ota.rollouts.countByStatus(),
     readiness: () => health.readiness(),
     writeFailures: () => writeHealth.failing(),
+    memory: () => channels.memoryUsage(),
   });
 
   devices.onRevoke(async (deviceId, reason) => {

@@ -42,6 +42,13 @@ export interface PlatformOptions {
     fsync: FsyncMode;
     /** The file operations the store writes with; tests inject faults here (a full disk). Default: node:fs. */
     io?: StoreIo;
+    /**
+     * Memory for retained messages, in bytes; the oldest are trimmed to stay within it. null: half of what V8's
+     * heap limit leaves after 128 MB for the rest of the server.
+     */
+    memoryBudgetBytes: number | null;
+    /** At start, delete the oldest messages of a history that does not fit the budget instead of refusing to start. */
+    trimToBudgetOnStart: boolean;
   };
   /** Snowflake worker id, 0..1023: distinct per process writing to the same data. */
   workerId: number;
@@ -75,7 +82,7 @@ export const DEFAULT_OPTIONS: PlatformOptions = {
   mqtt: { port: 1883, host: '0.0.0.0' },
   ingest: { maxPayloadBytes: 256 * 1024, maxDepth: 32, maxChannelsPerDevice: 1000, maxAggregateBytes: 1024 * 1024 },
   retention: { maxAgeSeconds: 30 * 24 * 3600, maxCount: 100_000, intervalSeconds: 60 },
-  store: { messageShards: 1, checkpointIntervalMs: 1000, fsync: 'off' },
+  store: { messageShards: 1, checkpointIntervalMs: 1000, fsync: 'off', memoryBudgetBytes: null, trimToBudgetOnStart: false },
   workerId: 0,
   auth: { userTokenTtlSeconds: 24 * 3600, bcryptRounds: 10, maxFailedLogins: 10, loginWindowSeconds: 300 },
   notify: {

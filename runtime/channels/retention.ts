@@ -91,13 +91,36 @@ export class RetentionTrimmer {
     if (removed > 0) this.deps.logger.debug('retention trimmed messages', { removed, streams: streams.length });
   }
 
+  /**
+   * Trim every stream's messages with ids below `cutoff`, whatever their retention (the memory budget's trim),
+   * queued like the sweeps. Resolves with how many messages of how many channels went.
+   */
+  async trimBefore(cutoff: string): Promise<{ removed: number; channels: number }> {
+    const result = { removed: 0, channels: 0 };
+    await this.schedule(async () => {
+      await this.deps.checkpoints.flush();
+      for (const stream of [...this.deps.log.streams()]) {
+        if (this.stopped) break;
+        const removed = await this.trimOldest(stream, this.deps.log.countBefore(stream, cutoff));
+        result.removed += removed;
+        if (removed > 0) result.channels++;
+      }
+    });
+    return result;
+  }
+
   private async trimStream(stream: string): Promise<number> {
-    const { log, checkpoints } = this.deps;
+    const { log } = this.deps;
     const { count } = log.stats(stream);
     if (count === 0) return 0;
     const retention = this.deps.retentionOf(stream);
     const tooOld = log.countBefore(stream, timeToMinId(this.deps.now() - retention.maxAgeSeconds * 1000));
-    let n = Math.max(tooOld, count - retention.maxCount);
+    return this.trimOldest(stream, Math.max(tooOld, count - retention.maxCount));
+  }
+
+  /** Trim up to `n` of a stream's oldest messages, in chunks, never past its aggregate checkpoint. */
+  private async trimOldest(stream: string, n: number): Promise<number> {
+    const { log, checkpoints } = this.deps;
     if (n <= 0) return 0;
     const covered = checkpoints.coveredId(stream);
     if (covered === undefined) return 0;

@@ -12,9 +12,12 @@ import { parsePayload, serializeData, type ParsedPayload } from './payload';
 import { CheckpointStore, type Aggregate } from './checkpoints';
 import { resolveBound, type Bound } from './bounds';
 import { RetentionTrimmer, type Retention, type RetentionOverrides } from './retention';
+import { MemoryGuard } from './memory-guard';
+import type { MemoryUsage } from '../store/memory-model';
 
 export type { Aggregate } from './checkpoints';
 export type { Retention, RetentionOverrides } from './retention';
+export type { MemoryUsage, MemoryState } from '../store/memory-model';
 
 export interface PublishResult {
   id: string;
@@ -103,6 +106,7 @@ export class ChannelService {
   private readonly log: MessageLog;
   private readonly limits: PlatformOptions['ingest'];
   private readonly trimmer: RetentionTrimmer;
+  private readonly memory: MemoryGuard;
   private configs!: Collection<ChannelDoc>;
   private checkpointTimer: NodeJS.Timeout | null = null;
   /** Set by refuse(): messages from outside are refused rather than lost in a closing store. */
@@ -122,6 +126,7 @@ export class ChannelService {
       now: deps.now,
       intervalSeconds: deps.options.retention.intervalSeconds,
     });
+    this.memory = new MemoryGuard({ log: this.log, trimmer: this.trimmer, logger: deps.log });
   }
 
   async start(): Promise<void> {
@@ -141,6 +146,8 @@ export class ChannelService {
     }, this.deps.options.store.checkpointIntervalMs);
     this.checkpointTimer.unref();
     this.trimmer.start();
+    // A history loaded a little over its budget (the process stopped before a trim) is trimmed now.
+    this.memory.check();
   }
 
   /** Refuse messages from outside (devices, REST, flows) from now on; platform services may still write. */
@@ -297,6 +304,14 @@ export class ChannelService {
     for (const stream of channels?.values() ?? []) await this.dropStream(stream.key);
   }
 
+  /**
+   * The message history's memory against its budget (FIELDFLOW_MEMORY_BUDGET_MB): `state` is `warn` from 80% and
+   * `full` from 100%, where the oldest messages are being trimmed. Cheap: for readiness checks and metrics.
+   */
+  memoryUsage(): MemoryUsage {
+    return this.memory.usage();
+  }
+
   /** Messages stored since start: a cheap measure of ingestion that other services can sample. */
   get appendedCount(): number {
     return this.appended;
@@ -325,6 +340,7 @@ export class ChannelService {
     this.checkpoints.markDirty(stream.key, aggregate);
     this.deps.devices.markSeen(device);
     this.trimmer.nudge(stream.key, stream.retention.maxCount ?? this.deps.options.retention.maxCount);
+    this.memory.check();
     const { events } = this.deps;
     const onMessage = events.has('MessageCreate');
     const onAggregate = events.has('AggregateUpdate');

@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Readiness } from '../health';
 import type { WriteFailure } from '../store/write-health';
+import type { MemoryUsage } from '../store/memory-model';
 
 /** What the service gauges read at scrape time; createPlatform() wires these to the services. */
 export interface MetricSources {
@@ -12,6 +13,8 @@ export interface MetricSources {
   rollouts(): Record<string, number>;
   readiness(): Readiness;
   writeFailures(): WriteFailure[];
+  /** The message history's memory against its budget. */
+  memory(): MemoryUsage;
 }
 
 /** Gauges that read the services when scraped, so nothing on the hot paths keeps them up to date. */
@@ -87,6 +90,25 @@ export function serviceGauges(registry: Registry, s: MetricSources): void {
     registers,
     collect() {
       this.set(s.readiness().ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'fieldflow_history_memory_bytes',
+    help: "Estimated heap bytes of the retained message history (kind=estimated) and its budget (kind=budget), FIELDFLOW_MEMORY_BUDGET_MB.",
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      const m = s.memory();
+      this.set({ kind: 'estimated' }, m.estimatedBytes);
+      this.set({ kind: 'budget' }, m.budgetBytes);
+    },
+  });
+  new Gauge({
+    name: 'fieldflow_history_memory_ratio',
+    help: 'Estimated history memory over its budget: from 0.8 the log warns, at 1 the oldest messages are trimmed.',
+    registers,
+    collect() {
+      this.set(s.memory().ratio);
     },
   });
   new Gauge({

@@ -4,6 +4,7 @@ import { NedbMessageLog, type MessageLog } from './message-log';
 import type { Logger } from '../log';
 import { nodeIo, type DataFileOptions, type FsyncMode, type StoreIo } from './data-file';
 import { createWriteHealth, type WriteHealth } from './write-health';
+import type { MemoryOptions } from './memory-budget';
 
 export type { Collection } from './collection';
 export type { MessageLog, LogRecord, LogRange, StreamStats } from './message-log';
@@ -36,6 +37,8 @@ export interface NedbStoreOptions {
   writeHealth?: WriteHealth;
   /** After each durable message log write: how many messages it held and how long it took (metrics). */
   onCommit?: (messages: number, seconds: number) => void;
+  /** The message log's memory budget; by default derived from the heap limit (memory-model.ts). */
+  memory?: MemoryOptions;
 }
 
 export class NedbStore implements Store {
@@ -51,7 +54,7 @@ export class NedbStore implements Store {
     const dir = options.dir === null ? null : path.join(options.dir, 'messages');
     this.files = { fsync: options.fsync ?? 'off', io: options.io ?? nodeIo() };
     this.writeHealth = options.writeHealth ?? createWriteHealth(log);
-    this.messages = new NedbMessageLog(dir, options.messageShards, log, { files: this.files, writeHealth: this.writeHealth, onCommit: options.onCommit });
+    this.messages = new NedbMessageLog(dir, options.messageShards, log, { files: this.files, writeHealth: this.writeHealth, onCommit: options.onCommit }, options.memory);
   }
 
   async open(): Promise<void> {

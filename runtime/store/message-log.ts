@@ -8,6 +8,10 @@ import { StreamColumns } from './columns';
 import type { Logger } from '../log';
 import { fileError, nodeIo, storageError, type DataFileOptions } from './data-file';
 import { createWriteHealth, type WriteHealth } from './write-health';
+import { MemoryBudget, type MemoryOptions } from './memory-budget';
+import { heapLimitBytes, resolveBudgetBytes, segmentBytes, stringBytes } from './memory-model';
+import { fitHistory } from './history-fit';
+import { SmallRuns } from './segment-runs';
 
 /** One stored message as the log returns it. `json` is the data as JSON text. */
 export interface LogRecord {
@@ -52,6 +56,8 @@ export interface MessageLog {
   drop(stream: string): Promise<number>;
   /** The newest id in the whole log, so an id generator can start past it after a restart. */
   maxId(): string | undefined;
+  /** The memory the retained history takes against its budget, for a backend that holds it in memory. */
+  readonly memory?: MemoryBudget;
 }
 
 /**
@@ -184,6 +190,13 @@ class Shard {
     if (!replaced.upsert) this.garbage++;
   }
 
+  /** Remove segments merged into another; their removal counts as one rewrite toward compaction. */
+  async removeMerged(ids: string[]): Promise<void> {
+    this.live -= await this.ds.removeAsync({ _id: { $in: ids } }, { multi: true });
+    this.garbage++;
+    this.maybeCompact();
+  }
+
   async rewrite(doc: SegmentDoc): Promise<void> {
     await this.ds.updateAsync({ _id: doc._id }, doc, {});
     this.garbage++;
@@ -254,6 +267,13 @@ export class NedbMessageLog implements MessageLog {
   private readonly upkeep = new Set<Segment>();
   private upkeepRunning: Promise<void> | null = null;
   private upkeepTimer: NodeJS.Timeout | null = null;
+  /** Runs of small segments, and those due to be merged (by the upkeep, after its deletions and rewrites). */
+  private readonly runs = new SmallRuns<Segment>();
+  private readonly merges: Segment[][] = [];
+  /** Set by a failed merge (a full disk, say): merging only saves memory, so it is not tried again. */
+  private mergesOff = false;
+  private closing = false;
+  readonly memory: MemoryBudget;
 
   private readonly writing: MessageLogWriting;
 
@@ -261,19 +281,26 @@ export class NedbMessageLog implements MessageLog {
    * @param dir the directory of the shard files, or null to keep the log in memory (tests).
    * @param shardCount how many files to spread streams over; fixed once data exists.
    * @param writing how files are written (default: node:fs, no fsync) and where failed appends are reported.
+   * @param memoryOptions the memory budget; by default a share of the heap limit.
    */
   constructor(
     private readonly dir: string | null,
     shardCount: number,
     private readonly log: Logger,
     writing?: MessageLogWriting,
+    private readonly memoryOptions: MemoryOptions = { budgetBytes: resolveBudgetBytes(null), configured: false, trimOnStart: false },
   ) {
     this.shardCount = shardCount;
     this.writing = writing ?? { files: { fsync: 'off', io: nodeIo() }, writeHealth: createWriteHealth(log) };
+    this.memory = new MemoryBudget(memoryOptions.budgetBytes, (bytes) => this.oldestCutoff(bytes));
   }
 
   async open(): Promise<void> {
     this.shardCount = this.settleShardCount();
+    if (this.dir !== null) {
+      const files = Array.from({ length: this.shardCount }, (_, i) => path.join(this.dir!, `messages-${i}.db`));
+      fitHistory(files, { ...this.memoryOptions, heapLimitBytes: heapLimitBytes() }, this.log);
+    }
     for (let i = 0; i < this.shardCount; i++) {
       const source = this.shardCount === 1 ? 'messages' : `messages:${i}`;
       const shard = new Shard(this.dir, `messages-${i}.db`, this.log, this.writing, source, (sh, doc, batch) => this.indexSegment(sh, doc, batch));
@@ -288,13 +315,16 @@ export class NedbMessageLog implements MessageLog {
       for (const doc of docs) {
         if (doc._id.startsWith(HORIZON_PREFIX)) continue;
         const segment = doc as SegmentDoc;
-        messages += this.indexSegment(shard, segment, [...messagesOf(segment)].filter((m) => !(m.key <= (horizons.get(m.stream) ?? ''))), i);
+        // A merge that stopped before removing the segments it merged leaves their messages twice: keep the first.
+        const fresh = [...messagesOf(segment)].filter((m) => !(m.key <= (horizons.get(m.stream) ?? '')) && !this.indexed(m));
+        messages += this.indexSegment(shard, segment, fresh, i);
       }
       if (this.dir !== null) this.log.info(`loaded ${shard.file}`, { messages, segments: shard.live, ms: Date.now() - started });
     }
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.flush();
     if (this.upkeepTimer) clearTimeout(this.upkeepTimer);
     this.upkeepTimer = null;
@@ -379,7 +409,7 @@ export class NedbMessageLog implements MessageLog {
     const horizon = padId(joinId(cols.msAt(count - 1), cols.lowAt(count - 1)));
     cols.shift(count, (no) => {
       const segment = this.segments.get(no)!;
-      segment.live--;
+      if (--segment.live === 0) this.memory.footprint.reclaimableBytes += costOf(segment);
       if (purge) segment.purge = true;
       if (purge || segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
     });
@@ -398,8 +428,16 @@ export class NedbMessageLog implements MessageLog {
     const no = this.freeSegmentNos.pop() ?? this.nextSegmentNo++;
     const segment: Segment = { no, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: messages.length, purge: false };
     this.segments.set(segment.no, segment);
+    const bytes = costOf(segment);
+    this.memory.footprint.add(segment.total, bytes);
+    if (segment.live === 0) this.memory.footprint.reclaimableBytes += bytes;
     // Messages behind their stream's horizon were trimmed before the file was last loaded.
     if (segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+    const due = this.runs.add(shard, segment);
+    if (due && !this.mergesOff) {
+      this.merges.push(due);
+      this.scheduleUpkeep();
+    }
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i];
       let cols = this.index.get(m.stream);
@@ -420,7 +458,7 @@ export class NedbMessageLog implements MessageLog {
    * and again on its way to empty.
    */
   private scheduleUpkeep(): void {
-    if (this.upkeepTimer || this.upkeep.size === 0) return;
+    if (this.upkeepTimer || (this.upkeep.size === 0 && this.merges.length === 0)) return;
     this.upkeepTimer = setTimeout(() => {
       this.upkeepTimer = null;
       void this.runUpkeep();
@@ -428,12 +466,19 @@ export class NedbMessageLog implements MessageLog {
     this.upkeepTimer.unref();
   }
 
-  /** Delete emptied segments and rewrite half-empty ones, one at a time, off the caller's path. */
+  /**
+   * Delete emptied segments and rewrite half-empty ones, then merge runs of small ones, one at a time, off the
+   * caller's path. A closing log leaves the merges: they only save memory, and a restart queues them again.
+   */
   private runUpkeep(): Promise<void> {
     this.upkeepRunning ??= (async () => {
       const retry: Segment[] = [];
       try {
-        while (this.upkeep.size) {
+        while (this.upkeep.size || (this.merges.length && !this.closing)) {
+          if (!this.upkeep.size) {
+            await this.merge(this.merges.shift()!);
+            continue;
+          }
           const segment: Segment = this.upkeep.values().next().value!;
           this.upkeep.delete(segment);
           await this.tidy(segment).catch((err) => {
@@ -462,6 +507,7 @@ export class NedbMessageLog implements MessageLog {
       await segment.shard.remove(segment.id);
       this.segments.delete(segment.no);
       this.freeSegmentNos.push(segment.no);
+      this.forgetCost(segment);
       return;
     }
     const rewritten = toSegment(kept);
@@ -475,12 +521,104 @@ export class NedbMessageLog implements MessageLog {
       this.index.get(m.stream)!.move(row, segment.no, pos);
       live++;
     });
+    this.forgetCost(segment);
     segment.t = rewritten.t;
     segment.o = rewritten.o;
     segment.total = kept.length;
     segment.live = live;
     segment.purge = false;
+    const bytes = costOf(segment);
+    this.memory.footprint.add(segment.total, bytes);
+    if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
     if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+  }
+
+  /**
+   * Merge a run of small segments of one file into its first: one document holding their live messages, so a
+   * message written alone stops costing a segment. The first segment keeps its id, and with it its place in the
+   * file and in id order (the run is contiguous in its file). It is written before the others are removed, and
+   * loading keeps the first copy of a message, so a crash in between loses nothing and duplicates nothing.
+   */
+  private async merge(run: Segment[]): Promise<void> {
+    const present = run.filter((s) => this.segments.get(s.no) === s && s.live > 0);
+    if (present.length < 2 || this.mergesOff) return;
+    const [first, ...rest] = present;
+    try {
+      const docs = (await first.shard.ds.findAsync({ _id: { $in: present.map((s) => s.id) } })) as unknown as SegmentDoc[];
+      docs.sort((a, b) => (a._id < b._id ? -1 : 1));
+      const kept: Pending[] = [];
+      let last = '';
+      for (const doc of docs) {
+        for (const m of messagesOf(doc)) {
+          // Keys rise through a run; a key seen already is a copy left by an interrupted merge.
+          if (m.key <= last) continue;
+          last = m.key;
+          if (this.rowOf(m) !== -1) kept.push(m);
+        }
+      }
+      if (kept.length === 0) return;
+      const merged = toSegment(kept);
+      merged._id = first.id;
+      await first.shard.rewrite(merged);
+      // Repoint the rows in one synchronous step, so a read sees the old layout or the new one.
+      let live = 0;
+      kept.forEach((m, pos) => {
+        const row = this.rowOf(m);
+        if (row === -1) return; // trimmed while the merge was being written
+        this.index.get(m.stream)!.move(row, first.no, pos);
+        live++;
+      });
+      for (const segment of rest) {
+        this.forgetCost(segment);
+        this.segments.delete(segment.no);
+        this.freeSegmentNos.push(segment.no);
+      }
+      this.forgetCost(first);
+      first.t = merged.t;
+      first.o = merged.o;
+      first.total = kept.length;
+      first.live = live;
+      first.purge = false;
+      const bytes = costOf(first);
+      this.memory.footprint.add(first.total, bytes);
+      if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
+      if (live <= first.total * REWRITE_BELOW) this.upkeep.add(first);
+      await first.shard.removeMerged(rest.map((s) => s.id));
+    } catch (err) {
+      this.mergesOff = true;
+      this.merges.length = 0;
+      this.log.error('merging small message log writes failed; no more merges until a restart (each message then keeps costing a write)', { error: (err as Error).message });
+    }
+  }
+
+  /** Whether a stream's index already holds this message or a later one (it is then a copy). */
+  private indexed(m: Pending): boolean {
+    const cols = this.index.get(m.stream);
+    if (!cols || cols.length === 0) return false;
+    const last = cols.length - 1;
+    return cols.msAt(last) > m.ms || (cols.msAt(last) === m.ms && cols.lowAt(last) >= m.low);
+  }
+
+  /** Take a segment that leaves memory (or is replaced) out of the footprint. */
+  private forgetCost(segment: Segment): void {
+    const bytes = costOf(segment);
+    this.memory.footprint.remove(segment.total, bytes);
+    if (segment.live === 0) this.memory.footprint.reclaimableBytes -= bytes;
+  }
+
+  /**
+   * Walk the segments oldest first (the map keeps them in the order they were written or loaded, which is id
+   * order within a file) until the live ones hold `bytes`; the id of the next one bounds the messages to trim.
+   */
+  private oldestCutoff(bytes: number): string | undefined {
+    let freed = 0;
+    for (const segment of this.segments.values()) {
+      if (segment.live === 0) continue;
+      if (freed >= bytes) return segment.id;
+      freed += costOf(segment);
+    }
+    const newest = this.maxId();
+    return newest === undefined ? undefined : (BigInt(newest) + 1n).toString();
   }
 
   /** The row of a message in its stream's index, or -1 if it is no longer there. */
@@ -540,6 +678,11 @@ function writeFileAtomic(file: string, text: string): void {
     fs.rmSync(temp, { force: true });
     throw fileError(err, file, 'written');
   }
+}
+
+/** A segment's heap bytes by the memory model. */
+function costOf(segment: Segment): number {
+  return segmentBytes(segment.total, stringBytes(segment.t));
 }
 
 /** The on-disk layout of the message files; bumped when it changes. */

@@ -105,6 +105,7 @@ describe('health, readiness and metrics of the real server', function () {
       checks: [
         { name: 'platform', ok: true, detail: 'running' },
         { name: 'storage', ok: true },
+        { name: 'memory', ok: true, detail: { state: 'ok', ratio: 0, estimatedBytes: 0, budgetBytes: last.ready.body.checks[2].detail.budgetBytes } },
         { name: 'server', ok: true, detail: 'running' },
       ],
     });
