@@ -44,6 +44,12 @@ export class FailureLimiter {
     this.keys.delete(key);
   }
 
+  /** Take back one counted failure of `key` (an attempt counted before its check, which then passed). */
+  uncount(key: string): void {
+    const entry = this.keys.get(key);
+    if (entry && entry.failures > 0 && entry.lockedUntil <= this.now()) entry.failures--;
+  }
+
   private current(key: string) {
     const entry = this.keys.get(key);
     if (entry && this.forgettable(entry)) {
@@ -57,13 +63,22 @@ export class FailureLimiter {
     return this.now() >= Math.max(entry.last, entry.lockedUntil) + this.windowMs;
   }
 
-  /** Keep the table bounded when many clients fail: drop forgotten keys, then the longest quiet. */
+  /**
+   * Keep the table bounded when many clients fail: drop forgotten keys, then the longest quiet of
+   * those not locked now. A key that is locked is never dropped for room (that would let a client
+   * that makes up keys unlock itself), unless locked keys alone pass twice the bound; then the ones
+   * whose lock ends first go.
+   */
   private prune(): void {
+    const t = this.now();
     for (const [key, entry] of this.keys) if (this.forgettable(entry)) this.keys.delete(key);
-    for (const key of this.keys.keys()) {
-      if (this.keys.size <= MAX_KEYS) break;
-      this.keys.delete(key);
+    for (const [key, entry] of this.keys) {
+      if (this.keys.size <= MAX_KEYS) return;
+      if (entry.lockedUntil <= t) this.keys.delete(key);
     }
+    if (this.keys.size <= 2 * MAX_KEYS) return;
+    const locked = [...this.keys].sort((a, b) => a[1].lockedUntil - b[1].lockedUntil);
+    for (const [key] of locked.slice(0, this.keys.size - 2 * MAX_KEYS)) this.keys.delete(key);
   }
 }
 
@@ -76,3 +91,14 @@ const MAX_KEYS = 10_000;
 export function loginKey(username: string, address: string): string {
   return `${address}\u0000${username}`;
 }
+
+/**
+ * The key of every attempt from one address, whatever the username: a client that tries a new
+ * username each time (each costing a bcrypt check) is bounded too.
+ */
+export function addressKey(address: string): string {
+  return `${address}\u0001`;
+}
+
+/** How many failures from one address, over all usernames, lock that address: this many times the per-user limit. */
+export const ADDRESS_FAILURE_FACTOR = 10;

@@ -5,7 +5,7 @@ import type { Collection, Store } from '../store';
 import type { PlatformOptions } from '../options';
 import type { Logger } from '../log';
 import { hashToken, newToken } from '../devices/tokens';
-import { FailureLimiter, loginKey } from './rate-limit';
+import { ADDRESS_FAILURE_FACTOR, FailureLimiter, addressKey, loginKey } from './rate-limit';
 
 export const ADMIN_USERNAME = 'admin';
 export const USER_TOKEN_PREFIX = 'ffu_';
@@ -54,6 +54,7 @@ export class AuthService {
   private readonly userCache = new Map<string, UserDoc>();
   private readonly tokenCache = new Map<string, TokenDoc>();
   private readonly limiter: FailureLimiter;
+  private readonly addressLimiter: FailureLimiter;
   /** Compared against when the user does not exist, so timing does not reveal usernames. */
   private readonly dummyHash: string;
 
@@ -63,6 +64,7 @@ export class AuthService {
     private readonly log?: Logger,
   ) {
     this.limiter = new FailureLimiter(options.maxFailedLogins, options.loginWindowSeconds * 1000, now);
+    this.addressLimiter = new FailureLimiter(options.maxFailedLogins * ADDRESS_FAILURE_FACTOR, options.loginWindowSeconds * 1000, now);
     this.dummyHash = bcrypt.hashSync(randomBytes(16).toString('hex'), options.bcryptRounds);
   }
 
@@ -142,18 +144,22 @@ export class AuthService {
    * Throws FF_TOO_MANY_ATTEMPTS (with Retry-After) or FF_AUTH_INVALID.
    */
   async login(username: string, password: string, address: string, client: TokenClient = 'api'): Promise<IssuedToken> {
-    const key = loginKey(username, address);
-    const wait = this.limiter.retryAfter(key);
+    // Usernames that do not exist share one key per address, so making them up gains nothing.
+    const key = loginKey(this.userCache.has(username) ? username : '\u0002unknown', address);
+    const wide = addressKey(address);
+    const wait = Math.max(this.limiter.retryAfter(key), this.addressLimiter.retryAfter(wide));
     if (wait > 0) {
       throw Errors.TOO_MANY_ATTEMPTS(`Too many failed logins; try again in ${wait} s`, { headers: { 'Retry-After': String(wait) } });
     }
     // Count the attempt before the (slow) password check, so concurrent guesses cannot all pass the limit.
     if (this.limiter.fail(key)) this.log?.warn('failed logins: locked for a while', { username: username.slice(0, 128), address, retryAfterSeconds: this.limiter.retryAfter(key) });
+    if (this.addressLimiter.fail(wide)) this.log?.warn('failed logins from one address over many usernames: locked for a while', { address, retryAfterSeconds: this.addressLimiter.retryAfter(wide) });
     const checked = this.userCache.get(username);
     const user = await this.verifyPassword(username, password);
     // A password changed during the check: the old one no longer opens anything.
     if (!user || this.userCache.get(username) !== checked) throw Errors.AUTH_INVALID('Wrong username or password');
     this.limiter.succeed(key);
+    this.addressLimiter.uncount(wide);
     await this.pruneExpired();
     const token = newToken(USER_TOKEN_PREFIX);
     const t = this.now();

@@ -22,6 +22,27 @@ describe('authentication', () => {
     assert.ok((await platform.auth.login('admin', 'test-admin-password', '198.51.100.2')).token);
   });
 
+  it('bounds one address that makes up a new username for every guess, and counts made-up usernames as one', async () => {
+    // Unknown usernames share one key: three made-up names lock them all, and admin from the same address still may try.
+    for (let i = 0; i < 3; i++) await assert.rejects(platform.auth.login(`nobody-${i}`, 'x', '203.0.113.9'), { code: 'FF_AUTH_INVALID' });
+    await assert.rejects(platform.auth.login('nobody-new', 'x', '203.0.113.9'), { code: 'FF_TOO_MANY_ATTEMPTS' });
+    assert.ok((await platform.auth.login('admin', 'test-admin-password', '203.0.113.9')).token);
+    // Over every username, one address gets ten times the per-user limit (30 here), whatever it does in between.
+    const codes: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const r = await platform.auth.login(i % 2 ? 'admin' : `made-up-${i}`, `guess-${i}`, '203.0.113.10').then(() => 'ok', (e) => e.code);
+      codes.push(r);
+    }
+    assert.ok(codes.filter((c) => c === 'FF_AUTH_INVALID').length <= 30, codes.join(' '));
+    assert.equal(codes[codes.length - 1], 'FF_TOO_MANY_ATTEMPTS');
+    await assert.rejects(platform.auth.login('admin', 'test-admin-password', '203.0.113.10'), { code: 'FF_TOO_MANY_ATTEMPTS' });
+    assert.ok((await platform.auth.login('admin', 'test-admin-password', '198.51.100.3')).token, 'another address is not affected');
+  });
+
+  it('does not count successful logins against the address', async () => {
+    for (let i = 0; i < 40; i++) assert.ok((await platform.auth.login('admin', 'test-admin-password', '198.51.100.4')).token);
+  });
+
   it('locks a client out for twice as long after each failure past the limit, and forgets it after a quiet window', async () => {
     let now = Date.now();
     const p = await startPlatform({ now: () => now, auth: { maxFailedLogins: 3, loginWindowSeconds: 60 } });
