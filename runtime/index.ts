@@ -3,6 +3,7 @@ import { resolveOptions, type PartialPlatformOptions, type PlatformOptions } fro
 import { createLogger, type Logger } from './log';
 import { EventBus } from './events';
 import { NedbStore, type Store } from './store';
+import { isStorageError, storageError } from './store/data-file';
 import { createWriteHealth, type WriteHealth } from './store/write-health';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
@@ -105,6 +106,19 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
   const dedupe = new MessageDedupe();
   const notify = new NotifyService({ options: options.notify, dataDir, events, devices, channels, alarms, log, now });
   const packs = new PackService({ log, now, version: FIELDFLOW_VERSION, maxBytes: DEFAULT_MAX_PACK_BYTES, resources: platformResourcePorts({ notify, schedules, models }), secrets: { seal: (v) => notify.sealSecret(v), open: (s) => notify.openSecret(s) } });
+  /**
+   * A periodic write whose failure is retried on the next tick: reported to write health (one warning per failure
+   * run, and readiness) rather than logged every time; a fault that is not the storage's is still logged.
+   */
+  const backgroundWrite = (source: string, write: () => Promise<unknown>) =>
+    write().then(
+      () => writeHealth.ok(source),
+      (err: Error) => {
+        const systemCode = typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
+        if (isStorageError(err) || systemCode) writeHealth.failed(source, storageError(err));
+        else log.error(`${source} flush failed`, { error: err.message });
+      },
+    );
   let broker: Broker | null = null;
   let statusTimer: NodeJS.Timeout | null = null;
   let phase: PlatformPhase = 'created';
@@ -190,8 +204,8 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
       ota.attach(broker);
       deviceConfig.attach(broker);
       statusTimer = setInterval(() => {
-        devices.flushStatus().catch((err) => log.error('device status flush failed', { error: err.message }));
-        dedupe.flush().catch((err) => log.error('de-duplication state flush failed', { error: err.message }));
+        backgroundWrite('devices', () => devices.flushStatus());
+        backgroundWrite('dedupe', () => dedupe.flush());
       }, STATUS_FLUSH_MS);
       statusTimer.unref();
       phase = 'running';

@@ -89,6 +89,11 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
     // Devices connect only once flows are running, so no event reaches a flow before it exists.
     mqttPort = await platform.broker.listen();
   } catch (err) {
+    // What did start (Node-RED, the store, the broker, timers) stops again, so an embedding caller is not left with half a server.
+    await Promise.resolve()
+      .then(() => RED.stop())
+      .catch(() => undefined);
+    await platform.stop().catch(() => undefined);
     server.closeAllConnections();
     server.close();
     throw err;
@@ -105,6 +110,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   const stop = () =>
     (stopping ??= (async () => {
       serving = 'stopping';
+      platform.broker.stopAccepting();
       try {
         await RED.stop();
         await platform.stop();

@@ -83,6 +83,8 @@ export class Broker {
   private readonly protocolRefusals: ProtocolLevelRefusals;
   private tcp: net.Server | null = null;
   private wss: WebSocketServer | null = null;
+  /** False once the launcher stops: new connections are refused. */
+  private accepting = true;
   private readonly maxPacketBytes: number;
 
   private constructor(
@@ -143,12 +145,25 @@ export class Broker {
       const pathname = (req.url ?? '').split('?')[0];
       // Other paths belong to Node-RED (its comms and websocket nodes); leave them alone.
       if (pathname !== path) return;
+      if (!this.accepting) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       this.wss!.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => undefined);
         this.handle(stream, req);
       });
     });
+  }
+
+  /**
+   * Take no new connections (TCP or WebSocket) from now on; live ones go on until close(). The
+   * launcher calls this first when it stops, so no device connects while the flows shut down.
+   */
+  stopAccepting(): void {
+    this.accepting = false;
+    this.tcp?.close();
   }
 
   /** Devices with at least one live connection. */
@@ -169,7 +184,7 @@ export class Broker {
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
     if (this.wss) this.wss.close();
-    if (this.tcp) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
+    if (this.tcp?.listening) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()));
     await Promise.allSettled([...this.storing]);
   }
 

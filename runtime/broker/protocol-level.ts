@@ -36,7 +36,7 @@ export class ProtocolLevelRefusals {
       if (this.logged.size >= REMEMBERED_CLIENTS) this.logged.delete(this.logged.values().next().value as string);
       this.logged.add(key);
     }
-    (first ? this.log.info : this.log.debug)('mqtt connection refused: unsupported protocol version', { protocol, clientId, username, reason, action: ACTION });
+    this.log[first ? 'info' : 'debug']('mqtt connection refused: unsupported protocol version', { protocol, clientId, username, reason, action: ACTION });
     // Aedes answers level 5 itself but would accept 3.1; answering here treats both alike.
     client.conn.write(CONNACK_UNACCEPTABLE_PROTOCOL, () => cb(new Error(reason), false));
   }

@@ -201,7 +201,7 @@ describe('health, readiness and metrics of the real server', function () {
     assert.deepEqual(stored, [1, 2]);
   });
 
-  it('is not ready while it stops, with a delivery in flight in the outbox (in public metrics), and the API refuses until the port closes', async () => {
+  it('is not ready while it stops, with a delivery in flight in the outbox (in public metrics), and the API and MQTT refuse until the port closes', async () => {
     hook = await startWebhookReceiver();
     hook.delayMs = 30_000;
     const s = (server = await startServer({ env: { FIELDFLOW_METRICS_PUBLIC: 'true', FIELDFLOW_NOTIFY_ALLOW_PRIVATE: '127.0.0.1' } }));
@@ -228,6 +228,9 @@ describe('health, readiness and metrics of the real server', function () {
     assert.equal(refused.status, 503);
     assert.equal(refused.body.code, 'FF_UNAVAILABLE');
     assert.match(refused.body.detail, /stopping/);
+    // No device connects while the flows shut down: MQTT over WebSocket is refused and the TCP listener is closed.
+    assert.equal(await upgradeStatus(`${s.httpUrl}/mqtt`), 503);
+    assert.equal(await tcpConnects(s.mqttPort), false);
     assert.equal(await exited, 0);
   });
 });
