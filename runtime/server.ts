@@ -7,6 +7,7 @@ import type net from 'node:net';
 import express from 'express';
 import RED from 'node-red';
 import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
+import { flowCredentialSecret, type FlowSecret } from './nodered-secret';
 import { createPlatform, type Platform } from './index';
 import { createApiRouter } from './api';
 import { notifyPages } from './notify/pages';
@@ -37,7 +38,10 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   app.use('/notify', notifyPages());
   platform.broker.attachWebSocket(server, settings.wsPath);
 
-  RED.init(server, nodeRedSettings(settings, platform) as never);
+  const redSettings = nodeRedSettings(settings, platform);
+  const flowSecret = await flowCredentialSecret({ dataDir: settings.dataDir, userDir: redSettings.userDir, secret: settings.credentialSecret });
+  redSettings.credentialSecret = flowSecret.secret;
+  RED.init(server, redSettings as never);
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
   const flowsRun = whenFlowsRun(RED.events as never, FLOWS_START_WAIT_MS);
@@ -58,7 +62,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   server.on('error', (err) => log.error('http listener error', { error: err.message }));
   const httpPort = (server.address() as net.AddressInfo).port;
 
-  printBanner(settings, httpPort, mqttPort, started.admin);
+  printBanner(settings, httpPort, mqttPort, started.admin, flowSecret);
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -76,6 +80,7 @@ function printBanner(
   httpPort: number,
   mqttPort: number | null,
   admin: { username: string; generatedPassword?: string },
+  flowSecret: FlowSecret,
 ): void {
   const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
   const lines = [
@@ -96,6 +101,12 @@ function printBanner(
     );
   } else {
     lines.push(`  Login       ${admin.username} (password from FIELDFLOW_ADMIN_PASSWORD or the first start)`);
+  }
+  if (flowSecret.created) {
+    lines.push(
+      `  Secrets     flow credentials are encrypted with a key generated in ${flowSecret.file}:`,
+      '              back it up with the data directory, or set FIELDFLOW_CREDENTIAL_SECRET to use your own key.',
+    );
   }
   process.stdout.write(lines.join('\n') + '\n\n');
 }
