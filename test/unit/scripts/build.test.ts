@@ -11,14 +11,15 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
 /**
  * A project of two small files laid out like this one (runtime/server.ts, scripts/copy-assets.ts), with
- * this checkout's build script and its lifecycle scripts from package.json, so `npm start` and `npm test`
- * behave as they do here without compiling the whole tree. copy-assets appends to builds.log, which
+ * this checkout's build script and its lifecycle scripts from package.json, so `npm start`, `npm test` and
+ * `prepare` (which npm runs on install, and npx runs when it links this checkout to run fieldflow-sim) behave as
+ * they do here without compiling the whole tree. copy-assets appends to builds.log, which
  * counts the builds.
  */
 function fixture(): string {
   const dir = tempDir('fieldflow-build-');
   const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
-  const scripts = { build: pkg.scripts.build, prestart: pkg.scripts.prestart, pretest: pkg.scripts.pretest, start: 'node dist/runtime/server.js', test: 'node -e ""' };
+  const scripts = { build: pkg.scripts.build, prepare: pkg.scripts.prepare, prestart: pkg.scripts.prestart, pretest: pkg.scripts.pretest, start: 'node dist/runtime/server.js', test: 'node -e ""' };
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'build-fixture', version: '1.0.0', private: true, scripts }));
   fs.writeFileSync(
     path.join(dir, 'tsconfig.json'),
@@ -43,9 +44,9 @@ describe('the build', function () {
   this.timeout(120_000);
   let dir: string;
   const builds = () => (fs.existsSync(path.join(dir, 'builds.log')) ? fs.readFileSync(path.join(dir, 'builds.log'), 'utf8').split('\n').filter(Boolean).length : 0);
-  const npm = (script: string) =>
-    run('npm', [script, '--silent'], { cwd: dir, env: { ...process.env, npm_config_update_notifier: 'false' } }).catch((err) => {
-      throw new Error(`npm ${script} failed:\n${err.stdout}\n${err.stderr}`);
+  const npm = (...args: string[]) =>
+    run('npm', [...args, '--silent'], { cwd: dir, env: { ...process.env, npm_config_update_notifier: 'false' } }).catch((err) => {
+      throw new Error(`npm ${args.join(' ')} failed:\n${err.stdout}\n${err.stderr}`);
     });
 
   before(() => {
@@ -53,13 +54,14 @@ describe('the build', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('builds on the first npm start, and later starts and test runs do not rebuild an unchanged tree', async () => {
+  it('builds on the first npm start, and later starts, test runs and installs do not rebuild an unchanged tree', async () => {
     const first = await npm('start');
     assert.match(first.stdout, /server v1/);
     assert.equal(builds(), 1);
     const again = await npm('start');
     assert.match(again.stdout, /dist\/ is up to date/);
     await npm('test');
+    await npm('run', 'prepare');
     assert.equal(builds(), 1, 'nothing changed: no second build');
   });
 
