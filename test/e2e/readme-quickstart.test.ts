@@ -6,7 +6,7 @@ import { startServer, type ServerProcess } from '../support/server';
 import { Api } from '../support/http';
 import { tempDir } from '../support/platform';
 import { waitFor } from '../support/mqtt';
-import { deployFlows } from '../support/nodered';
+import { deployFlows, editorToken } from '../support/nodered';
 import { startPushService, type PushService } from '../support/push-service';
 
 /** The checkout: the README's commands run from it, as the README says (step 7 runs `npx fieldflow-sim`). */
@@ -152,6 +152,9 @@ describe("the README's quick start, run as written", function () {
   const stateHome = tempDir('fieldflow-quickstart-state-');
 
   before(async () => {
+    // The tools are part of the test's setup, as the browser is for the browser tests: without them it fails, never skips.
+    const missing = ['curl', 'jq', 'mosquitto_pub'].filter((tool) => spawnSync('bash', ['-c', `command -v ${tool}`]).status !== 0);
+    assert.deepEqual(missing, [], 'the quick start uses curl, jq and mosquitto_pub: apt-get install -y curl jq mosquitto-clients (CI installs them)');
     push = await startPushService();
     // A fresh server on ports that are not the defaults, with the password generated and printed at its first start.
     server = await startServer({ env: { FIELDFLOW_ADMIN_PASSWORD: '', FIELDFLOW_CREDENTIAL_SECRET: '', NODE_EXTRA_CA_CERTS: push.caFile } });
@@ -199,7 +202,7 @@ describe("the README's quick start, run as written", function () {
   it("2. (the editor part, done through the editor's admin API) imports and deploys the example it names", async () => {
     const name = /Examples > @fieldflow\/nodes > ([^*]+)\*/.exec(step(2).text.replace(/\s+/g, ' '))?.[1];
     assert.equal(name, 'channel in - convert and store');
-    const token = (await (await fetch(`${server.httpUrl}/auth/token`, { method: 'POST', body: new URLSearchParams({ client_id: 'node-red-admin', grant_type: 'password', scope: '*', username: 'admin', password }) })).json()).access_token;
+    const token = await editorToken(server.httpUrl, password);
     const example = await (await fetch(`${server.httpUrl}/library/examples/flows/@fieldflow/nodes/${encodeURIComponent(name!)}`, { headers: { authorization: `Bearer ${token}` } })).json();
     await deployFlows(server.httpUrl, password, [{ id: 'quickstart000001', type: 'tab', label: 'quick start' }, ...example.map((n: any) => ({ ...n, z: 'quickstart000001' }))]);
   });
