@@ -21,7 +21,7 @@ export interface ServerSettings {
   dataDir: string;
   /** Log level of the platform and Node-RED. FIELDFLOW_LOG_LEVEL, default info (debug|info|warn|error). */
   logLevel: LogLevel;
-  /** Key that encrypts Node-RED flow credentials. FIELDFLOW_CREDENTIAL_SECRET; default: Node-RED generates and stores one. */
+  /** Key that encrypts Node-RED flow credentials. FIELDFLOW_CREDENTIAL_SECRET; default: a key generated once into <data>/platform/flows.key. */
   credentialSecret?: string;
   /**
    * Which proxies' X-Forwarded-For to believe for the client address (login limits key on it), in

@@ -10,6 +10,7 @@ import express from 'express';
 import RED from 'node-red';
 import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
 import { createPlatform, type Platform, type StartInfo } from './index';
+import { flowCredentialSecret, type FlowSecret } from './nodered-secret';
 import { createApiRouter } from './api';
 import { servingGate, type ServingState } from './api/gate';
 import { HEALTH_PATHS } from './api/routes/health';
@@ -69,12 +70,15 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
 
   let started: StartInfo;
   let mqttPort: number | null;
+  let flowSecret: FlowSecret;
   try {
     started = await platform.start();
     const redSettings = nodeRedSettings(settings, platform);
     // Earlier versions let Node-RED keep the editor's sessions there, tokens in clear; sessions are the
     // platform's now (hashed), and Node-RED would otherwise go on honouring the old ones.
     fs.rmSync(path.join(redSettings.userDir, '.sessions.json'), { force: true });
+    flowSecret = await flowCredentialSecret({ dataDir: settings.dataDir, userDir: redSettings.userDir, secret: settings.credentialSecret });
+    redSettings.credentialSecret = flowSecret.secret;
     RED.init(server, redSettings as never);
     app.use(refusePreflight);
     app.use(editorAuthRoutes(platform.auth, log));
@@ -102,7 +106,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   // In the same turn as the line above: an upgrade is answered either by the refusal above or by the broker, never both.
   platform.broker.attachWebSocket(server, settings.wsPath);
 
-  printBanner(settings, httpPort, mqttPort, started.admin);
+  printBanner(settings, httpPort, mqttPort, started.admin, flowSecret);
 
   let stopping: Promise<void> | null = null;
   // The HTTP port stays open while stopping, so readiness says so (503) to whoever still asks;
@@ -127,6 +131,7 @@ function printBanner(
   httpPort: number,
   mqttPort: number | null,
   admin: { username: string; generatedPassword?: string },
+  flowSecret: FlowSecret,
 ): void {
   const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
   const lines = [
@@ -147,6 +152,12 @@ function printBanner(
     );
   } else {
     lines.push(`  Login       ${admin.username} (password from FIELDFLOW_ADMIN_PASSWORD or the first start)`);
+  }
+  if (flowSecret.created) {
+    lines.push(
+      `  Secrets     flow credentials are encrypted with a key generated in ${flowSecret.file}:`,
+      '              back it up with the data directory, or set FIELDFLOW_CREDENTIAL_SECRET to use your own key.',
+    );
   }
   process.stdout.write(lines.join('\n') + '\n\n');
 }

@@ -226,9 +226,10 @@ class RolloutStatus {
     const p = view.progress;
     let text = `${view.status} ${p.succeeded}/${p.total}`;
     if (p.failed) text += `, ${p.failed} failed`;
-    const waves = view.waves - (view.strategy.canary > 0 ? 1 : 0);
+    // Counted as the API counts them: `waves` includes the canary, which runs first (as wave 0).
+    const number = view.wave + (view.strategy.canary > 0 ? 1 : 0);
     if (view.status === 'running' && view.wave === 0) text += ', canary';
-    else if (view.status === 'running' && view.wave > 0 && waves > 1) text += `, wave ${view.wave}/${waves}`;
+    else if (view.status === 'running' && view.wave > 0 && view.waves > 1) text += `, wave ${number}/${view.waves}`;
     if (view.status === 'halted' && view.haltReason) text += `: ${view.haltReason}`;
     this.set({ fill: FILL[view.status], shape: view.status === 'scheduled' || view.status === 'paused' ? 'ring' : 'dot', text });
   }

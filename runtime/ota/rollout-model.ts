@@ -63,6 +63,12 @@ export interface Strategy {
   timeouts: Record<TimedState, number>;
 }
 
+/** A fleet member a rollout left out: the artifact does not target its model. */
+export interface SkippedDevice {
+  id: string;
+  model: string | null;
+}
+
 export interface Rollout {
   key: string;
   id: string;
@@ -74,6 +80,8 @@ export interface Rollout {
   fleetName: string;
   /** The fleet's members when the rollout was created, in the order they are offered. */
   devices: string[];
+  /** Members left out because the artifact does not target their model (absent on rollouts stored before there were any). */
+  skipped?: SkippedDevice[];
   strategy: Strategy;
   status: RolloutStatus;
   /** The wave that runs (0: the canary), or -1 before the first. */

@@ -195,12 +195,15 @@ export class RolloutEngine {
     const checked = checkRolloutInput(input, now);
     const artifact = this.deps.artifacts.get(checked.artifactId);
     const fleet = this.deps.fleets.get(checked.fleetId);
-    const members = this.deps.fleets.members(fleet);
-    if (members.length === 0) throw Errors.FLEET_EMPTY(`Fleet ${JSON.stringify(fleet.name)} has no devices now`);
-    const mismatched = members.filter((d) => !artifact.models.includes(d.model ?? ''));
-    if (mismatched.length) {
-      const errors = mismatched.slice(0, 20).map((d) => ({ path: `/devices/${d.id}`, message: `model ${JSON.stringify(d.model)} is not one of ${artifact.models.join(', ')}` }));
-      throw Errors.MODEL_MISMATCH(`${mismatched.length} device(s) of the fleet are not a model ${artifact.name} ${artifact.version} targets (${artifact.models.join(', ')})`, { errors });
+    const all = this.deps.fleets.members(fleet);
+    if (all.length === 0) throw Errors.FLEET_EMPTY(`Fleet ${JSON.stringify(fleet.name)} has no devices now`);
+    // A fleet is often a place or a customer rather than a model: the devices of other models are left
+    // out and listed on the rollout, and only a rollout with nothing left to update is refused.
+    const members = all.filter((d) => artifact.models.includes(d.model ?? ''));
+    const skipped = all.filter((d) => !artifact.models.includes(d.model ?? ''));
+    if (members.length === 0) {
+      const errors = skipped.slice(0, 20).map((d) => ({ path: `/devices/${d.id}`, message: `model ${JSON.stringify(d.model)} is not one of ${artifact.models.join(', ')}` }));
+      throw Errors.MODEL_MISMATCH(`${skipped.length} device(s) of the fleet are not a model ${artifact.name} ${artifact.version} targets (${artifact.models.join(', ')}), and it has no other`, { errors });
     }
     const busy = members.filter((d) => this.openByDevice.has(d.id));
     if (busy.length) {
@@ -224,6 +227,7 @@ export class RolloutEngine {
       fleetId: fleet.id,
       fleetName: fleet.name,
       devices: members.map((d) => d.id),
+      skipped: skipped.map((d) => ({ id: d.id, model: d.model })),
       strategy: { ...checked.strategy, canary: plan.canary, waveSize: plan.waveSize },
       status: 'scheduled',
       wave: -1,

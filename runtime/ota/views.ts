@@ -14,6 +14,9 @@ export function fleetView(f: Fleet) {
 
 export type Progress = Record<UpdateState, number> & { total: number };
 
+/** A rollout view lists this many of the devices it left out (and counts them all). */
+const SKIPPED_SHOWN = 100;
+
 export function rolloutView(r: Rollout, progress: Progress) {
   const s = r.strategy;
   return {
@@ -24,6 +27,7 @@ export function rolloutView(r: Rollout, progress: Progress) {
     fleetId: r.fleetId,
     fleetName: r.fleetName,
     devices: r.devices.length,
+    skipped: { count: (r.skipped ?? []).length, devices: (r.skipped ?? []).slice(0, SKIPPED_SHOWN).map((d) => ({ id: d.id, model: d.model })) },
     strategy: {
       canary: s.canary,
       waveSize: s.waveSize,

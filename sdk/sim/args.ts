@@ -1,4 +1,6 @@
+import os from 'node:os';
 import path from 'node:path';
+import { defaultStateFile, stateFolder } from './paths';
 import { PROFILES } from './profiles';
 
 /** How simulated devices misbehave on OTA: how many devices get each failure. */
@@ -26,6 +28,8 @@ export interface SimOptions {
   firmware: string;
   fail: FailurePlan;
   stateFile: string;
+  /** Whether the state file was chosen (--state-file or FIELDFLOW_SIM_STATE_FILE) rather than the default. */
+  stateFileChosen: boolean;
   dataDir: string;
   installSeconds: number;
   durationSeconds?: number;
@@ -60,7 +64,8 @@ Options (environment variable in brackets):
                          e.g. checksum=2,install=1,rollback=1: the first 2 devices corrupt their
                          downloads, the next one fails its install, the next comes back on its old version
   --install-seconds <n>  how long an install takes [FIELDFLOW_SIM_INSTALL_SECONDS]  default 2
-  --state-file <path>    credentials and versions [FIELDFLOW_SIM_STATE_FILE]  default ./fieldflow-sim.json
+  --state-file <path>    device credentials and versions [FIELDFLOW_SIM_STATE_FILE]
+                         default: one file per server, <host>-<port>.json, in ${stateFolder()}
   --data-dir <path>      offline queues and downloads [FIELDFLOW_SIM_DATA_DIR]  default <state file>.d
   --duration <seconds>   stop after this long [FIELDFLOW_SIM_DURATION]    default: until Ctrl-C
   --quiet                only errors and the summary
@@ -123,7 +128,8 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     throw new UsageError(`--url is not a URL: ${url}`);
   }
   const model = raw.get('--model') ?? 'env-sensor';
-  const stateFile = path.resolve(raw.get('--state-file') ?? 'fieldflow-sim.json');
+  const chosen = raw.get('--state-file');
+  const stateFile = chosen ? path.resolve(chosen) : defaultStateFile(parsedUrl, { env, platform: process.platform, home: os.homedir() });
   const profile = raw.get('--profile');
   if (profile && !PROFILES.some((p) => p.name === profile)) throw new UsageError(`--profile must be one of ${PROFILES.map((p) => p.name).join(', ')}`);
   const options: SimOptions = {
@@ -140,6 +146,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
     firmware: raw.get('--firmware') ?? '1.0.0',
     fail: failures(raw.get('--fail') ?? ''),
     stateFile,
+    stateFileChosen: chosen !== undefined,
     dataDir: path.resolve(raw.get('--data-dir') ?? `${stateFile}.d`),
     installSeconds: num(raw, '--install-seconds', 2, 0),
     durationSeconds: raw.has('--duration') ? num(raw, '--duration', 0, 0.1) : undefined,

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs, USAGE, UsageError, type SimOptions } from './args';
+import { LEGACY_STATE_FILE } from './paths';
 import { provision } from './provision';
 import { Simulation } from './simulation';
 
@@ -17,6 +20,9 @@ function status(sim: Simulation, final = false): string {
 
 async function run(options: SimOptions): Promise<void> {
   const log = (line: string) => process.stdout.write(`[${stamp()}] ${line}\n`);
+  if (!options.stateFileChosen && !fs.existsSync(options.stateFile) && fs.existsSync(LEGACY_STATE_FILE)) {
+    log(`note: ${path.resolve(LEGACY_STATE_FILE)} is from an earlier version; pass --state-file ${LEGACY_STATE_FILE} to run its devices (state files now live in ${path.dirname(options.stateFile)})`);
+  }
   const state = await provision(options, log);
   const sim = new Simulation(options, state, log);
   const devices = sim.plan();

@@ -102,7 +102,8 @@ describe('the OTA sidebar in the real editor', function () {
     await row.waitFor({ timeout: 10_000 });
     assert.match((await row.textContent())!, /e2e canaryrunning.*2\.0\.0 to e2e fleet \(3 devices\)/);
     assert.equal(await row.locator('.ff-ota-progress').textContent(), '0 succeeded, 0 failed, 1 in progress, 2 pending of 3');
-    assert.match((await row.textContent())!, /canary \(1\)/);
+    assert.equal((await api.get(`/ota/rollouts/${rollout.id}`)).body.waves, 3, 'the canary and two waves of one');
+    assert.match((await row.textContent())!, /canary \(1\), wave 1 of 3/);
 
     const updates = (await api.get(`/ota/rollouts/${rollout.id}/updates`)).body.items;
     const canary = updates.find((u: any) => u.wave === 0);
@@ -111,7 +112,8 @@ describe('the OTA sidebar in the real editor', function () {
     clients.push(client);
     await client.publishAsync(`devices/${device.id}/ota/status`, JSON.stringify({ updateId: canary.id, version: '2.0.0' }), { qos: 1 });
     await waitFor('the progress in the sidebar', async () => (await row.locator('.ff-ota-progress').textContent()) === '1 succeeded, 0 failed, 1 in progress, 1 pending of 3', 10_000);
-    assert.match((await row.textContent())!, /wave 1 of 2/);
+    assert.equal((await api.get(`/ota/rollouts/${rollout.id}`)).body.wave, 1);
+    assert.match((await row.textContent())!, /wave 2 of 3/);
 
     // ---- pause and resume from the sidebar act on the platform
     await row.getByRole('button', { name: 'pause' }).click();

@@ -17,10 +17,11 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-function sim(args: string[], env: Record<string, string> = {}): Run {
+function sim(args: string[], env: Record<string, string> = {}, cwd?: string): Run {
   const clean = { ...process.env };
   delete clean.FIELDFLOW_ADMIN_PASSWORD;
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  delete clean.FIELDFLOW_SIM_STATE_FILE;
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -95,6 +96,35 @@ describe('fieldflow-sim against the real server', function () {
     assert.match(r.output(), /reusing 3 of the 3 devices/);
     assert.equal((await api.get('/devices?limit=100')).body.items.length, 3, 'no device created');
     assert.ok((await channelMessages(api, state.devices[0].id, 'telemetry')).length > before);
+  });
+
+  it('keeps its state in a per-user folder, one file per server, and writes nothing in the current directory', async () => {
+    const cwd = tempDir('fieldflow-sim-cwd-');
+    const stateHome = tempDir('fieldflow-sim-state-');
+    const r = sim(['--url', server.httpUrl, '--mqtt', server.mqttUrl, '--count', '1', '--model', 'cwd-probe', '--interval', '0.2', '--duration', '1'], { FIELDFLOW_ADMIN_PASSWORD: ADMIN_PASSWORD, XDG_STATE_HOME: stateHome }, cwd);
+    runs.push(r);
+    assert.equal(await r.exited, 0);
+    const file = path.join(stateHome, 'fieldflow', 'sim', `127.0.0.1-${server.httpPort}.json`);
+    assert.match(r.output(), new RegExp(`state file  ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    assert.equal(JSON.parse(fs.readFileSync(file, 'utf8')).devices.length, 1);
+    assert.deepEqual(fs.readdirSync(cwd), [], 'nothing in the directory it was started from');
+    await api.delete(`/devices/${JSON.parse(fs.readFileSync(file, 'utf8')).devices[0].id}`);
+  });
+
+  it('replaces saved devices the server no longer has when it has the admin password', async () => {
+    const file = path.join(dir, 'sim.json');
+    const before = JSON.parse(fs.readFileSync(file, 'utf8')).devices as Array<{ id: string }>;
+    assert.equal((await api.delete(`/devices/${before[1].id}`)).status, 204);
+    const r = start(['--count', '3', '--interval', '0.2', '--duration', '1'], { FIELDFLOW_ADMIN_PASSWORD: ADMIN_PASSWORD });
+    assert.equal(await r.exited, 0);
+    assert.match(r.output(), /1 of the 3 devices in .*sim\.json no longer exist on http:\/\/127\.0\.0\.1:\d+; creating new ones/);
+    assert.doesNotMatch(r.output(), /is the device deleted/);
+    const after = JSON.parse(fs.readFileSync(file, 'utf8')).devices as Array<{ id: string }>;
+    assert.equal(after.length, 3);
+    assert.deepEqual([after[0].id, after[1].id], [before[0].id, before[2].id]);
+    assert.ok(!after.some((d) => d.id === before[1].id));
+    for (const d of after) assert.equal((await api.get(`/devices/${d.id}`)).status, 200);
   });
 
   it('answers an OTA rollout, the devices set to fail failing as planned, and stops cleanly on SIGINT', async () => {

@@ -125,6 +125,18 @@ describe('OTA in Node-RED', () => {
       assert.equal(rolloutOf(m.payload.id).nextWaveAt !== null, true, 'the next wave waits for the pause');
     });
 
+    it('counts the waves on its status as the rollout counts them, the canary being the first', async () => {
+      await helper.load(otaRollout, rolloutFlow({ canaryMode: 'count', canary: 1, waveSize: 1 }));
+      const msgs = received('out');
+      await send(msgs, {});
+      const id = msgs[0].payload.id;
+      assert.deepEqual([msgs[0].payload.wave, msgs[0].payload.waves], [0, 3]);
+      const [canary] = canaryOf(id);
+      await report(canary, { updateId: updateOf(id, canary).id, version: '2.0.0' });
+      await waitFor('the second wave on the status', () => lastStatus('r')?.text === 'running 1/3, wave 2/3');
+      assert.equal(rolloutOf(id).wave, 1);
+    });
+
     it('takes the highest version of a name, pre-releases only when asked, and lets an object msg.payload override the strategy', async () => {
       await helper.load(otaRollout, rolloutFlow({ artifactMode: 'latest', artifact: '', artifactName: 'fw', canaryMode: 'count', canary: 1 }));
       const msgs = received('out');

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, UsageError } from '../../../sdk/sim/args';
+import { defaultStateFile, stateFolder } from '../../../sdk/sim/paths';
 import { PROFILES, profileFor, seededRng } from '../../../sdk/sim/profiles';
 import { assignFailures } from '../../../sdk/sim/simulation';
 
@@ -21,9 +23,27 @@ describe('fieldflow-sim options and telemetry', () => {
     assert.equal(o.intervalSeconds, 0.5);
     assert.deepEqual(o.labels, { site: 'north', tier: 'canary' });
     assert.deepEqual(o.fail, { checksum: 2, install: 1, rollback: 1 });
-    assert.equal(o.stateFile, path.resolve('fieldflow-sim.json'));
-    assert.equal(o.dataDir, path.resolve('fieldflow-sim.json.d'));
+    assert.equal(o.stateFile, defaultStateFile(new URL('http://h:8080'), { env: {}, platform: process.platform, home: os.homedir() }));
+    assert.equal(o.stateFileChosen, false);
+    assert.equal(o.dataDir, `${o.stateFile}.d`);
+    const chosen = parseArgs(['--state-file', 'sim.json'], {});
+    assert.deepEqual([chosen.stateFile, chosen.stateFileChosen, chosen.dataDir], [path.resolve('sim.json'), true, path.resolve('sim.json.d')]);
     assert.equal(o.help, false);
+  });
+
+  it('keeps state files per user and per server, never in the current directory', () => {
+    const home = '/home/ada';
+    const linux = { env: {}, platform: 'linux' as const, home };
+    assert.equal(stateFolder(linux), '/home/ada/.local/state/fieldflow/sim');
+    assert.equal(stateFolder({ ...linux, env: { XDG_STATE_HOME: '/var/state' } }), '/var/state/fieldflow/sim');
+    assert.equal(stateFolder({ ...linux, env: { XDG_STATE_HOME: 'relative' } }), '/home/ada/.local/state/fieldflow/sim', 'the XDG spec ignores a relative path');
+    assert.equal(stateFolder({ env: {}, platform: 'darwin', home }), '/home/ada/Library/Application Support/fieldflow/sim');
+    assert.equal(stateFolder({ env: { LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' }, platform: 'win32', home }), path.join('C:\\Users\\ada\\AppData\\Local', 'fieldflow', 'sim'));
+    assert.equal(defaultStateFile(new URL('http://localhost:1880'), linux), '/home/ada/.local/state/fieldflow/sim/localhost-1880.json');
+    assert.equal(defaultStateFile(new URL('https://iot.example.com/ff'), linux), '/home/ada/.local/state/fieldflow/sim/iot.example.com-443_ff.json');
+    assert.equal(defaultStateFile(new URL('http://[::1]:8080'), linux), '/home/ada/.local/state/fieldflow/sim/_1_-8080.json');
+    const o = parseArgs(['--url', 'http://127.0.0.1:4000'], { XDG_STATE_HOME: '/var/state' });
+    if (process.platform === 'linux') assert.equal(o.stateFile, '/var/state/fieldflow/sim/127.0.0.1-4000.json');
   });
 
   it('refuses unknown options and bad values with a message naming them', () => {
