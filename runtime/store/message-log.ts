@@ -505,25 +505,30 @@ export class NedbMessageLog implements MessageLog {
     const kept = doc ? [...messagesOf(doc)].filter((m) => this.rowOf(m) !== -1) : [];
     if (kept.length === 0) {
       await segment.shard.remove(segment.id);
-      this.segments.delete(segment.no);
-      this.freeSegmentNos.push(segment.no);
-      this.forgetCost(segment);
+      this.forget(segment);
       return;
     }
     const rewritten = toSegment(kept);
     rewritten._id = segment.id;
     await segment.shard.rewrite(rewritten);
-    // Repoint the rows in one synchronous step, so a read sees the old layout or the new one.
+    this.adopt(segment, rewritten, kept);
+  }
+
+  /**
+   * Point the rows of `kept` at their places in `doc`, the document just written for `segment`, and
+   * take its new size. One synchronous step, so a read sees the old layout or the new one.
+   */
+  private adopt(segment: Segment, doc: SegmentDoc, kept: Pending[]): void {
     let live = 0;
     kept.forEach((m, pos) => {
       const row = this.rowOf(m);
-      if (row === -1) return; // trimmed while the rewrite was being written
+      if (row === -1) return; // trimmed while the document was being written
       this.index.get(m.stream)!.move(row, segment.no, pos);
       live++;
     });
     this.forgetCost(segment);
-    segment.t = rewritten.t;
-    segment.o = rewritten.o;
+    segment.t = doc.t;
+    segment.o = doc.o;
     segment.total = kept.length;
     segment.live = live;
     segment.purge = false;
@@ -531,6 +536,13 @@ export class NedbMessageLog implements MessageLog {
     this.memory.footprint.add(segment.total, bytes);
     if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
     if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
+  }
+
+  /** Drop a segment whose document is gone (or going) from its file. */
+  private forget(segment: Segment): void {
+    this.segments.delete(segment.no);
+    this.freeSegmentNos.push(segment.no);
+    this.forgetCost(segment);
   }
 
   /**
@@ -560,29 +572,8 @@ export class NedbMessageLog implements MessageLog {
       const merged = toSegment(kept);
       merged._id = first.id;
       await first.shard.rewrite(merged);
-      // Repoint the rows in one synchronous step, so a read sees the old layout or the new one.
-      let live = 0;
-      kept.forEach((m, pos) => {
-        const row = this.rowOf(m);
-        if (row === -1) return; // trimmed while the merge was being written
-        this.index.get(m.stream)!.move(row, first.no, pos);
-        live++;
-      });
-      for (const segment of rest) {
-        this.forgetCost(segment);
-        this.segments.delete(segment.no);
-        this.freeSegmentNos.push(segment.no);
-      }
-      this.forgetCost(first);
-      first.t = merged.t;
-      first.o = merged.o;
-      first.total = kept.length;
-      first.live = live;
-      first.purge = false;
-      const bytes = costOf(first);
-      this.memory.footprint.add(first.total, bytes);
-      if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
-      if (live <= first.total * REWRITE_BELOW) this.upkeep.add(first);
+      this.adopt(first, merged, kept);
+      for (const segment of rest) this.forget(segment);
       await first.shard.removeMerged(rest.map((s) => s.id));
     } catch (err) {
       this.mergesOff = true;
