@@ -34,10 +34,12 @@ export function nonFiniteNumberPath(value: unknown): string | null {
   return null;
 }
 
+/** What is wrong with a number JSON cannot store, said the same way wherever one is refused. */
+export const OUT_OF_RANGE_MESSAGE = 'is not a finite 64-bit float (beyond ±1.7976931348623157e308, or NaN)';
+
 /** FF_NUMBER_OUT_OF_RANGE for the number at `path`. */
 export function numberOutOfRange(path: string): FieldflowError {
-  const message = 'is not a finite 64-bit float (beyond ±1.7976931348623157e308, or NaN)';
-  return Errors.NUMBER_OUT_OF_RANGE(`The number at ${path} ${message}`, { errors: [{ path, message }] });
+  return Errors.NUMBER_OUT_OF_RANGE(`The number at ${path} ${OUT_OF_RANGE_MESSAGE}`, { errors: [{ path, message: OUT_OF_RANGE_MESSAGE }] });
 }
 
 /** Throw FF_NUMBER_OUT_OF_RANGE when a parsed value holds a number JSON cannot store. */

@@ -12,6 +12,7 @@ import { nodeRedFlows, whenFlowsRun } from './nodered-flows';
 import { createPlatform, type Platform, type StartInfo } from './index';
 import { flowCredentialSecret, type FlowSecret } from './nodered-secret';
 import { createApiRouter } from './api';
+import { refuseUpgrade } from './broker';
 import { servingGate, type ServingState } from './api/gate';
 import { HEALTH_PATHS } from './api/routes/health';
 import { metricsRoutes } from './api/routes/metrics';
@@ -56,7 +57,7 @@ export async function startServer(settings: ServerSettings = loadSettings()): Pr
   // MQTT over WebSocket waits for the flows as MQTT over TCP does. Other upgrades (Node-RED's) are left alone.
   server.on('upgrade', (req, socket) => {
     if (serving !== 'starting' || (req.url ?? '').split('?')[0] !== settings.wsPath) return;
-    socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUpgrade(socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -12,7 +12,6 @@ export class FailureLimiter {
     private readonly max: number,
     private readonly windowMs: number,
     private readonly now: () => number,
-    private readonly maxLockMs = MAX_LOCK_MS,
   ) {}
 
   /** Seconds until `key` may try again, or 0 if it may try now. */
@@ -30,7 +29,7 @@ export class FailureLimiter {
     entry.last = t;
     let locked = false;
     if (entry.failures >= this.max) {
-      entry.lockedUntil = t + Math.min(this.maxLockMs, this.windowMs * 2 ** Math.min(30, entry.failures - this.max));
+      entry.lockedUntil = t + Math.min(MAX_LOCK_MS, this.windowMs * 2 ** Math.min(30, entry.failures - this.max));
       locked = true;
     }
     // Re-inserted so the map's order is the order of last failures (the oldest go first when full).
@@ -83,7 +82,7 @@ export class FailureLimiter {
 }
 
 /** Longest lock: the lock doubles per failure up to this (an hour). */
-export const MAX_LOCK_MS = 3600_000;
+const MAX_LOCK_MS = 3600_000;
 /** Most keys tracked at once. */
 const MAX_KEYS = 10_000;
 

@@ -20,6 +20,11 @@ import { Presence } from './presence';
 import { parseMessageId, type MessageDedupe } from './dedupe';
 import type { IngestMeter } from '../metrics/ingest';
 
+/** Answer a WebSocket upgrade that cannot be taken now (while starting or stopping): 503, try again in a few seconds. */
+export function refuseUpgrade(socket: Duplex): void {
+  socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+}
+
 /** Where device reports on OTA updates go (`devices/{id}/ota/status`). */
 export interface OtaReports {
   /** Resolves when the report is applied; rejects with a catalog error when it is refused. */
@@ -146,7 +151,7 @@ export class Broker {
       // Other paths belong to Node-RED (its comms and websocket nodes); leave them alone.
       if (pathname !== path) return;
       if (!this.accepting) {
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        refuseUpgrade(socket);
         return;
       }
       this.wss!.handleUpgrade(req, socket, head, (ws) => {

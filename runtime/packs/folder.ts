@@ -11,7 +11,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Errors, type FieldError } from '../errors';
 import { DEFAULT_MAX_PACK_BYTES } from './model';
-import { nonFiniteNumberPath } from '../finite-numbers';
+import { OUT_OF_RANGE_MESSAGE, nonFiniteNumberPath } from '../finite-numbers';
 import { decodePackText, packJson, packTooLarge } from './decode';
 
 /** The file a pack folder must hold. */
@@ -121,7 +121,7 @@ class FolderReader {
     }
     const outOfRange = nonFiniteNumberPath(read.value);
     if (outOfRange === null) return read.value;
-    this.problems.push({ path: at, message: `"${ref}" has a number at ${outOfRange} that is not a finite 64-bit float` });
+    this.problems.push({ path: at, message: `"${ref}" has a number at ${outOfRange} that ${OUT_OF_RANGE_MESSAGE}` });
     return undefined;
   }
 

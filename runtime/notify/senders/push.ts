@@ -1,6 +1,6 @@
 import https from 'node:https';
 import webpush, { WebPushError } from 'web-push';
-import { SendFailure, bodyExcerpt, networkFailure, retryableStatus, type SendRequest, type SendResult, type Sender } from './types';
+import { SendFailure, httpFailure, networkFailure, type SendRequest, type SendResult, type Sender } from './types';
 import { forbidden } from './http-post';
 import { Errors } from '../../errors';
 import { ForbiddenTargetError, type TargetGuard } from '../targets';
@@ -57,8 +57,7 @@ export class PushSender implements Sender {
         if (status === 404 || status === 410) {
           throw new SendFailure(Errors.PUSH_SUBSCRIPTION_EXPIRED, `the push service answered ${status}: the browser dropped this subscription`, false, status, true);
         }
-        const body = bodyExcerpt(String(err.body ?? ''), request.secrets);
-        throw new SendFailure(Errors.PROVIDER_REJECTED, `the push service answered ${status}${body ? `: ${body}` : ''}`, retryableStatus(status), status);
+        throw httpFailure(status, String(err.body ?? ''), 'the push service', request.secrets);
       }
       if (err instanceof ForbiddenTargetError) throw forbidden('the push service', err.message);
       throw networkFailure(err, 'the push service');

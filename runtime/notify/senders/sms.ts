@@ -1,6 +1,6 @@
 import type { SmsConfig } from '../endpoint-model';
 import { renderText } from '../templates';
-import { bodyExcerpt, retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { httpFailure, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
 import { HttpPoster, type HttpAnswer, type HttpRequest } from './http-post';
 import { Errors } from '../../errors';
 import type { TargetGuard } from '../targets';
@@ -87,8 +87,7 @@ export class SmsSender implements Sender {
   private async call(request: SendRequest, url: string, init: Omit<HttpRequest, 'timeoutMs' | 'what'>): Promise<HttpAnswer> {
     const res = await this.poster.send(request.delivery.endpoint, new URL(url), { ...init, timeoutMs: TIMEOUT_MS, what: 'the SMS gateway' });
     if (res.status >= 200 && res.status < 300) return res;
-    const excerpt = bodyExcerpt(res.body, request.secrets);
-    throw new SendFailure(Errors.PROVIDER_REJECTED, `the SMS gateway answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(res.status), res.status);
+    throw httpFailure(res.status, res.body, 'the SMS gateway', request.secrets);
   }
 
   async close(): Promise<void> {

@@ -62,7 +62,7 @@ export function redact(message: string, secrets: object | undefined): string {
 }
 
 /** How much of a provider's answer a delivery record keeps: enough to say why, not to copy a page. */
-export const EXCERPT_CHARS = 120;
+const EXCERPT_CHARS = 120;
 
 /**
  * A short excerpt of a provider's answer for the attempt's error (providers explain refusals
@@ -80,4 +80,10 @@ export function bodyExcerpt(body: string, secrets?: object): string {
     secrets,
   );
   return text.length > EXCERPT_CHARS ? `${text.slice(0, EXCERPT_CHARS)}…` : text;
+}
+
+/** A provider's refusal: its status, whether it is worth another attempt, and a short, redacted excerpt of its answer. */
+export function httpFailure(status: number, body: string, what: string, secrets?: object): SendFailure {
+  const excerpt = bodyExcerpt(body, secrets);
+  return new SendFailure(Errors.PROVIDER_REJECTED, `${what} answered ${status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(status), status);
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { WebhookConfig } from '../endpoint-model';
-import { bodyExcerpt, retryableStatus, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
+import { httpFailure, SendFailure, type SendRequest, type SendResult, type Sender } from './types';
 import { HttpPoster } from './http-post';
 import { Errors } from '../../errors';
 import type { TargetGuard } from '../targets';
@@ -62,8 +62,7 @@ export class WebhookSender implements Sender {
       what: 'the webhook receiver',
     });
     if (res.status >= 200 && res.status < 300) return { status: res.status, info: null };
-    const excerpt = bodyExcerpt(res.body, request.secrets);
-    throw new SendFailure(Errors.PROVIDER_REJECTED, `the webhook receiver answered ${res.status}${excerpt ? `: ${excerpt}` : ''}`, retryableStatus(res.status), res.status);
+    throw httpFailure(res.status, res.body, 'the webhook receiver', request.secrets);
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,13 @@ function sampleFolder(): { dir: string; pack: Pack } {
 }
 
 describe('pack files and folders on disk', () => {
+  it('refuses a folder part file holding a number beyond a 64-bit float, naming the file and the number', async () => {
+    const { dir } = sampleFolder();
+    fs.writeFileSync(path.join(dir, 'schedules.json'), '[{"id":"x","payload":{"limit":1e999}}]');
+    const e = await refusal(readPackPath(dir), 'FF_INVALID_PACK');
+    assert.deepEqual(e.errors, [{ path: '/schedules', message: '"./schedules.json" has a number at /0/payload/limit that is not a finite 64-bit float (beyond ±1.7976931348623157e308, or NaN)' }]);
+  });
+
   it('reads a single pack file as its JSON, with or without a byte order mark', async () => {
     const dir = folder({ 'a.json': samplePack(), 'b.json': `\ufeff${JSON.stringify(samplePack())}` });
     assert.deepEqual(await readPackPath(path.join(dir, 'a.json')), samplePack());
