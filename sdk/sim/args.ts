@@ -1,6 +1,5 @@
-import os from 'node:os';
 import path from 'node:path';
-import { defaultStateFile, stateFolder } from './paths';
+import { HERE, defaultStateFile, stateFolder } from './paths';
 import { PROFILES } from './profiles';
 
 /** How simulated devices misbehave on OTA: how many devices get each failure. */
@@ -129,7 +128,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = proc
   }
   const model = raw.get('--model') ?? 'env-sensor';
   const chosen = raw.get('--state-file');
-  const stateFile = chosen ? path.resolve(chosen) : defaultStateFile(parsedUrl, { env, platform: process.platform, home: os.homedir() });
+  const stateFile = chosen ? path.resolve(chosen) : defaultStateFile(parsedUrl, { ...HERE, env });
   const profile = raw.get('--profile');
   if (profile && !PROFILES.some((p) => p.name === profile)) throw new UsageError(`--profile must be one of ${PROFILES.map((p) => p.name).join(', ')}`);
   const options: SimOptions = {

@@ -8,7 +8,8 @@ export interface Places {
   home: string;
 }
 
-const HERE: Places = { env: process.env, platform: process.platform, home: os.homedir() };
+/** This process's places. */
+export const HERE: Places = { env: process.env, platform: process.platform, home: os.homedir() };
 
 /**
  * The per-user folder of the simulator's state files: `$XDG_STATE_HOME/fieldflow/sim` (default
