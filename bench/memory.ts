@@ -71,7 +71,6 @@ function dirBytes(dir: string): number {
 /** Heap of a platform holding `n` messages of `payload`, written `perCommit` at a time. */
 async function heapWith(n: number, perCommit: number, payload: (i: number) => string): Promise<Held> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fieldflow-mem-'));
-  const empty = heapAfterGc();
   const writer = platformOn(dir);
   await writer.start();
   const devices: string[] = [];
@@ -92,7 +91,6 @@ async function heapWith(n: number, perCommit: number, payload: (i: number) => st
   const disk = dirBytes(path.join(dir, 'platform', 'messages'));
   await reader.stop();
   fs.rmSync(dir, { recursive: true, force: true });
-  void empty;
   return { live, restarted, estimated, disk };
 }
 

@@ -3,7 +3,7 @@ import { resolveOptions, type PartialPlatformOptions, type PlatformOptions } fro
 import { createLogger, type Logger } from './log';
 import { EventBus } from './events';
 import { NedbStore, type Store } from './store';
-import { isStorageError, storageError } from './store/data-file';
+import { isWriteFailure, storageError } from './store/data-file';
 import { createWriteHealth, type WriteHealth } from './store/write-health';
 import { SnowflakeGenerator } from './ids/snowflake';
 import { DeviceRegistry } from './devices/registry';
@@ -114,8 +114,7 @@ export function createPlatform(partial: PartialPlatformOptions = {}): Platform {
     write().then(
       () => writeHealth.ok(source),
       (err: Error) => {
-        const systemCode = typeof (err as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!);
-        if (isStorageError(err) || systemCode) writeHealth.failed(source, storageError(err));
+        if (isWriteFailure(err)) writeHealth.failed(source, storageError(err));
         else log.error(`${source} flush failed`, { error: err.message });
       },
     );

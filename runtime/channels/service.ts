@@ -17,7 +17,7 @@ import type { MemoryUsage } from '../store/memory-model';
 
 export type { Aggregate } from './checkpoints';
 export type { Retention, RetentionOverrides } from './retention';
-export type { MemoryUsage, MemoryState } from '../store/memory-model';
+export type { MemoryUsage } from '../store/memory-model';
 
 export interface PublishResult {
   id: string;

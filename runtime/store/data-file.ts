@@ -156,6 +156,12 @@ export function isStorageError(err: unknown): boolean {
   return isFieldflowError(err) && (err.code === Errors.STORAGE_FULL.code || err.code === Errors.STORAGE_UNAVAILABLE.code);
 }
 
+/** Whether a failed write is the storage's doing: a catalog storage error, or a system error (ENOSPC, EIO, EROFS, ...). */
+export function isWriteFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return isStorageError(err) || (typeof code === 'string' && /^E[A-Z]+$/.test(code));
+}
+
 /**
  * A failed write as a catalog error: 503 either way, and a code that tells a full disk (which
  * clears by itself once space is freed) from other failures. The system error is kept as `cause`.
@@ -181,7 +187,7 @@ export function fileError(err: unknown, filename: string, couldNotBe: string): E
     failure.message = `the file system of ${path.dirname(filename)} is full: ${path.basename(filename)} could not be ${couldNotBe}. Free space, then start again.`;
     return failure;
   }
-  if (isStorageError(err) || (typeof code === 'string' && /^E[A-Z]+$/.test(code))) {
+  if (isWriteFailure(err)) {
     const failure = storageError(err);
     failure.message = `${filename} could not be ${couldNotBe}: ${((failure.cause as Error | undefined) ?? failure).message}`;
     return failure;

@@ -161,13 +161,13 @@ export function scanMessageFile(file: string): FileScan {
 }
 
 /** The segment id of a line at `at` (19 digits and a closing quote), as two numbers; null if it is not one. */
-export function idAt(buf: Buffer, at: number, end: number): { hi: number; lo: number } | null {
+function idAt(buf: Buffer, at: number, end: number): { hi: number; lo: number } | null {
   if (at + ID_WIDTH >= end || buf[at + ID_WIDTH] !== QUOTE) return null;
   for (let i = at; i < at + ID_WIDTH; i++) if (buf[i] < 0x30 || buf[i] > 0x39) return null;
   return { hi: Number(buf.toString('latin1', at, at + 10)), lo: Number(buf.toString('latin1', at + 10, at + ID_WIDTH)) };
 }
 
-export function startsWith(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
+function startsWith(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
   return end - start >= prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
 }
 

@@ -104,6 +104,8 @@ interface Segment {
   live: number;
   /** Rewrite even if mostly live: it holds messages of a dropped (deleted) stream. */
   purge: boolean;
+  /** Its heap bytes by the memory model, worked out once per text (trimming walks every segment). */
+  bytes: number;
 }
 
 /**
@@ -409,7 +411,7 @@ export class NedbMessageLog implements MessageLog {
     const horizon = padId(joinId(cols.msAt(count - 1), cols.lowAt(count - 1)));
     cols.shift(count, (no) => {
       const segment = this.segments.get(no)!;
-      if (--segment.live === 0) this.memory.footprint.reclaimableBytes += costOf(segment);
+      if (--segment.live === 0) this.memory.footprint.reclaimableBytes += segment.bytes;
       if (purge) segment.purge = true;
       if (purge || segment.live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
     });
@@ -426,9 +428,9 @@ export class NedbMessageLog implements MessageLog {
   /** Add a segment's messages to the index. Returns how many it holds. */
   private indexSegment(shard: Shard, doc: SegmentDoc, messages: Pending[], shardNo?: number): number {
     const no = this.freeSegmentNos.pop() ?? this.nextSegmentNo++;
-    const segment: Segment = { no, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: messages.length, purge: false };
+    const segment: Segment = { no, id: doc._id, shard, t: doc.t, o: doc.o, total: doc.o.length, live: messages.length, purge: false, bytes: costOf(doc.o.length, doc.t) };
     this.segments.set(segment.no, segment);
-    const bytes = costOf(segment);
+    const bytes = segment.bytes;
     this.memory.footprint.add(segment.total, bytes);
     if (segment.live === 0) this.memory.footprint.reclaimableBytes += bytes;
     // Messages behind their stream's horizon were trimmed before the file was last loaded.
@@ -532,7 +534,8 @@ export class NedbMessageLog implements MessageLog {
     segment.total = kept.length;
     segment.live = live;
     segment.purge = false;
-    const bytes = costOf(segment);
+    segment.bytes = costOf(segment.total, segment.t);
+    const bytes = segment.bytes;
     this.memory.footprint.add(segment.total, bytes);
     if (live === 0) this.memory.footprint.reclaimableBytes += bytes;
     if (live <= segment.total * REWRITE_BELOW) this.upkeep.add(segment);
@@ -592,7 +595,7 @@ export class NedbMessageLog implements MessageLog {
 
   /** Take a segment that leaves memory (or is replaced) out of the footprint. */
   private forgetCost(segment: Segment): void {
-    const bytes = costOf(segment);
+    const bytes = segment.bytes;
     this.memory.footprint.remove(segment.total, bytes);
     if (segment.live === 0) this.memory.footprint.reclaimableBytes -= bytes;
   }
@@ -606,7 +609,7 @@ export class NedbMessageLog implements MessageLog {
     for (const segment of this.segments.values()) {
       if (segment.live === 0) continue;
       if (freed >= bytes) return segment.id;
-      freed += costOf(segment);
+      freed += segment.bytes;
     }
     const newest = this.maxId();
     return newest === undefined ? undefined : (BigInt(newest) + 1n).toString();
@@ -672,8 +675,8 @@ function writeFileAtomic(file: string, text: string): void {
 }
 
 /** A segment's heap bytes by the memory model. */
-function costOf(segment: Segment): number {
-  return segmentBytes(segment.total, stringBytes(segment.t));
+function costOf(total: number, t: string): number {
+  return segmentBytes(total, stringBytes(t));
 }
 
 /** The on-disk layout of the message files; bumped when it changes. */
